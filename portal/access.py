@@ -1,0 +1,32 @@
+"""The gate in front of every tenant page: login, tenant scoping (404 for another tenant's
+data) and the capability the page needs (403 with a reason when the role lacks it)."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from .roles import Cap
+from .selectors import tenant_access_get
+
+
+def tenant_view(cap: Cap = Cap.VIEW, *, lock_exempt: bool = False):
+    """Decorate a view taking `tenant_slug`: sets request.access, checks the capability.
+    lock_exempt views stay reachable while the tenant is admin-locked."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, tenant_slug, *args, **kwargs):
+            access = tenant_access_get(user=request.user, slug=tenant_slug)
+            if not access.can(cap):
+                raise PermissionDenied(_("Your admin role does not allow this action."))
+            request.access = access
+            request.tenant = access.tenant
+            return view(request, *args, **kwargs)
+
+        wrapper.lock_exempt = lock_exempt
+        return wrapper
+
+    return decorator

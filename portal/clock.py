@@ -1,0 +1,57 @@
+"""The only source of "now" for business rules (lifecycle days, credit-check deadlines,
+paid-through dates). Tests move it with clock_advance; the demo speeds it up with
+PORTAL_CLOCK_SPEED so that days pass in seconds."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def now() -> dt.datetime:
+    from .models import ClockState
+
+    real = timezone.now()
+    state = ClockState.objects.filter(pk=1).first()
+    if state is None:
+        speed = settings.PORTAL_CLOCK_SPEED
+        if speed == 1.0:
+            return real
+        state = ClockState(real_anchor=real, sim_anchor=real, speed=speed)
+        ClockState.objects.bulk_create([state], ignore_conflicts=True)
+        state = ClockState.objects.get(pk=1)
+    elapsed = (real - state.real_anchor).total_seconds() * state.speed
+    return state.sim_anchor + dt.timedelta(seconds=elapsed)
+
+
+def today() -> dt.date:
+    return now().date()
+
+
+def clock_advance(*, delta: dt.timedelta) -> dt.datetime:
+    """Move simulated time forward (tests and the support console's demo tools)."""
+    from .models import ClockState
+
+    current = now()
+    real = timezone.now()
+    speed = ClockState.objects.filter(pk=1).values_list("speed", flat=True).first()
+    target = current + delta
+    ClockState.objects.update_or_create(
+        pk=1,
+        defaults={
+            "real_anchor": real,
+            "sim_anchor": target,
+            "speed": speed or settings.PORTAL_CLOCK_SPEED,
+        },
+    )
+    return target
+
+
+def add_business_days(start: dt.datetime, days: int) -> dt.datetime:
+    result = start
+    added = 0
+    while added < days:
+        result += dt.timedelta(days=1)
+        if result.weekday() < 5:
+            added += 1
+    return result

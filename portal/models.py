@@ -1,0 +1,170 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Currency(models.TextChoices):
+    USD = "USD", "USD"
+    EUR = "EUR", "EUR"
+    SEK = "SEK", "SEK"
+    CNY = "CNY", "CNY"
+
+
+class Tenant(models.Model):
+    """An organisation that buys subscriptions: also the "Sold to" of every order."""
+
+    name = models.CharField(_("organisation"), max_length=200)
+    slug = models.SlugField(_("short name"), max_length=60, unique=True)
+    address_line = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="US")
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
+    language = models.CharField(_("language"), max_length=10, default="en")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tenant")
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    GLOBAL_ADMIN = "global_admin", _("Global admin")
+    BILLING_ADMIN = "billing_admin", _("Billing admin")
+    LICENSE_ADMIN = "license_admin", _("License admin")
+    USER_ADMIN = "user_admin", _("User admin")
+    GLOBAL_READER = "global_reader", _("Global reader")
+
+
+class Membership(models.Model):
+    """An admin account's role in one tenant's admin center."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "tenant"], name="membership_one_role_per_tenant"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in Role]), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant}: {self.get_role_display()}"
+
+
+class AdminLock(models.Model):
+    """A blocking state on a tenant: while it exists the tenant's admins see the
+    "upgrade in progress" page. The upgrade run sets and clears it; the middleware reads it."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="admin_lock")
+    reason = models.CharField(max_length=200)
+    holder = models.CharField(max_length=100, help_text="What holds the lock, e.g. upgrade-run:42")
+    status_url = models.CharField(max_length=300, blank=True)
+    since = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.tenant}: {self.reason}"
+
+
+class ServiceIncident(models.Model):
+    """A service-health incident. Tenant-less incidents affect every tenant."""
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="incidents"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["resolved_at"])]
+
+    def __str__(self):
+        return self.title
+
+
+class Notification(models.Model):
+    class Level(models.TextChoices):
+        INFO = "info", _("Information")
+        SUCCESS = "success", _("Success")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notifications")
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    message = models.CharField(max_length=500)
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """Append-only: rows are inserted, never changed or removed (a database trigger enforces
+    it on PostgreSQL; the model refuses it everywhere)."""
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=80)
+    target = models.CharField(max_length=120, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only")
+
+
+class ClockState(models.Model):
+    """The simulated clock, shared by every process: simulated now =
+    sim_anchor + (real now - real_anchor) * speed. A single row (pk=1)."""
+
+    real_anchor = models.DateTimeField()
+    sim_anchor = models.DateTimeField()
+    speed = models.FloatField(default=1.0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="clockstate_singleton")]

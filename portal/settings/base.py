@@ -1,0 +1,164 @@
+"""Settings shared by every environment. Everything a deployment may change comes from the
+environment; the defaults here are the embedded local ones (SQLite, file-based Celery broker)."""
+
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-not-secret")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "portal",
+    "billing",
+    "licensing",
+    "upgrades",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.HtmxLoginRedirectMiddleware",
+    "portal.middleware.AdminLockMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.navigation",
+            ],
+        },
+    }
+]
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write concurrently: WAL plus IMMEDIATE transactions make
+    # SQLite wait for the lock instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("zh-hans", _("Simplified Chinese")),
+    ("sv", _("Swedish")),
+    ("it", _("Italian")),
+    ("nl", _("Dutch")),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Celery -------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+_broker_dir = VAR_DIR / "celery"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("queue", "processed", "results"):
+        (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    # Producer and consumer share one folder: the transport moves files from "out" to "in".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    _default_backend = f"file://{_broker_dir / 'results'}"
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    _default_backend = CELERY_BROKER_URL
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_backend)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 60 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "subscriptions-advance-lifecycle": {
+        "task": "billing.tasks.subscriptions_advance",
+        "schedule": env.float("PORTAL_LIFECYCLE_INTERVAL_SECONDS", default=60.0),
+    },
+}
+
+# --- Simulation ---------------------------------------------------------------------------
+# Simulated seconds that pass per real second. 1 is real time; the demo sets it high so that
+# "30 days" of lifecycle or "two business days" of credit check can be watched happening.
+PORTAL_CLOCK_SPEED = env.float("PORTAL_CLOCK_SPEED", default=1.0)
+# Seconds a new subscription stays in Provisioning (real seconds).
+PORTAL_PROVISIONING_DELAY_SECONDS = env.float("PORTAL_PROVISIONING_DELAY_SECONDS", default=5.0)
+# Real seconds spent per moved user during an upgrade (simulated provisioning latency).
+PORTAL_SECONDS_PER_MOVED_USER = env.float("PORTAL_SECONDS_PER_MOVED_USER", default=0.01)
+# Order totals at or above this may be paid by invoice (in the tenant's currency).
+PORTAL_INVOICE_MINIMUM = env.str("PORTAL_INVOICE_MINIMUM", default="1000.00")
+# Order totals above this need a credit check even when paid by card.
+PORTAL_CREDIT_CHECK_THRESHOLD = env.str("PORTAL_CREDIT_CHECK_THRESHOLD", default="50000.00")
+# What happens when nobody decides a credit check in time: "approve" or "decline".
+PORTAL_CREDIT_CHECK_DEFAULT = env.str("PORTAL_CREDIT_CHECK_DEFAULT", default="approve")
+# Above this many upgrade runs in flight service-wide, the Upgrade tab asks admins to wait.
+PORTAL_UPGRADE_QUEUE_THRESHOLD = env.int("PORTAL_UPGRADE_QUEUE_THRESHOLD", default=50)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

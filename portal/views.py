@@ -1,0 +1,52 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .access import tenant_view
+from .roles import is_support
+
+
+@login_required
+def home(request):
+    """Every tenant the signed-in admin can open (support engineers: all of them)."""
+    memberships = list(selectors.membership_list_for_user(user=request.user))
+    if len(memberships) == 1 and not is_support(request.user):
+        return redirect("tenant_home", tenant_slug=memberships[0].tenant.slug)
+    tenants = (
+        selectors.tenant_list_for_user(user=request.user).select_related("admin_lock")
+        if is_support(request.user)
+        else None
+    )
+    return render(request, "portal/home.html", {"memberships": memberships, "tenants": tenants})
+
+
+@tenant_view()
+def tenant_home(request):
+    tenant = request.tenant
+    return render(
+        request,
+        "portal/tenant_home.html",
+        {
+            "incidents": selectors.incident_open_list(tenant=tenant),
+            "notifications": selectors.notification_list(tenant=tenant, limit=5),
+        },
+    )
+
+
+@tenant_view(lock_exempt=True)
+def notifications(request):
+    tenant = request.tenant
+    template = "portal/notifications.html"
+    if request.htmx:
+        template += "#notification-list"
+    return render(
+        request, template, {"notifications": selectors.notification_list(tenant=tenant, limit=100)}
+    )
+
+
+@require_POST
+@tenant_view(lock_exempt=True)
+def notifications_mark_read(request):
+    services.notification_mark_all_read(tenant=request.tenant)
+    return redirect("notifications", tenant_slug=request.tenant.slug)
