@@ -1,0 +1,189 @@
+"""Invoices, simulated card payments and credit checks.
+
+Payments are simulated by design: a card whose token is "tok_decline" is refused, every other
+card on file succeeds. Nothing here sleeps or calls out while holding a row lock."""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from portal import clock
+from portal.errors import DomainError
+from portal.models import Tenant
+from portal.services import audit_event_record
+
+from .models import CreditCheck, Invoice, InvoiceLine, Order, Payment, PaymentMethod
+from .pricing import Line, lines_total, money
+
+DECLINING_CARD = "tok_decline"
+INVOICE_DUE_DAYS = 30
+
+
+class PaymentDeclined(DomainError):
+    def __init__(self):
+        super().__init__(
+            _("The card on file was declined. Update the payment method and try again."),
+            code="card_declined",
+        )
+
+
+def invoice_minimum() -> Decimal:
+    return money(settings.PORTAL_INVOICE_MINIMUM)
+
+
+def invoice_allowed(*, total: Decimal, invoice_eligible: bool) -> bool:
+    return invoice_eligible and total >= invoice_minimum()
+
+
+def credit_check_required(*, total: Decimal, payment_method: str) -> bool:
+    """Paying by invoice always needs a credit check; so does a large order paid by card."""
+    return payment_method == PaymentMethod.INVOICE or total > money(
+        settings.PORTAL_CREDIT_CHECK_THRESHOLD
+    )
+
+
+def _next_invoice_number(tenant: Tenant) -> str:
+    count = Invoice.objects.filter(tenant=tenant).count() + 1
+    return f"INV-{tenant.slug.upper()}-{count:04d}-{clock.now():%y%m%d%H%M%S%f}"
+
+
+def invoice_create(*, tenant: Tenant, lines: list[Line], order: Order | None = None) -> Invoice:
+    """Records invoice lines (charges and credits). The caller owns the transaction."""
+    now = clock.now()
+    invoice = Invoice.objects.create(
+        tenant=tenant,
+        number=_next_invoice_number(tenant),
+        order=order,
+        currency=tenant.currency,
+        issued_at=now,
+        due_date=(now + dt.timedelta(days=INVOICE_DUE_DAYS)).date(),
+    )
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                description=line.description,
+                quantity=line.quantity,
+                amount=line.amount,
+                subscription_id=line.subscription_id,
+            )
+            for line in lines
+        ]
+    )
+    return invoice
+
+
+def card_charge(*, tenant: Tenant, amount: Decimal, invoice: Invoice | None) -> Payment:
+    """Charge the card on file (simulated). Raises PaymentDeclined after recording the refusal.
+    Amounts of zero or less (credits) are recorded without touching the card."""
+    profile = getattr(tenant, "billing_profile", None)
+    if profile is None or not profile.has_card:
+        raise DomainError(
+            _("There is no card on file. Add a payment method first."), code="no_card"
+        )
+    declined = profile.card_token == DECLINING_CARD and amount > 0
+    payment = Payment.objects.create(
+        tenant=tenant,
+        invoice=invoice,
+        amount=amount,
+        currency=tenant.currency,
+        method=PaymentMethod.CARD,
+        result=Payment.Result.DECLINED if declined else Payment.Result.SUCCEEDED,
+        at=clock.now(),
+    )
+    if declined:
+        raise PaymentDeclined()
+    if invoice is not None:
+        invoice.state = Invoice.State.PAID
+        invoice.paid_at = payment.at
+        invoice.save(update_fields=["state", "paid_at"])
+    return payment
+
+
+def order_bill(*, order: Order, lines: list[Line]) -> Invoice:
+    """Invoice an order's lines and, when paid by card, charge it. A declined card raises
+    PaymentDeclined and, because the caller's transaction rolls back, leaves nothing behind
+    but the caller's own failure record."""
+    invoice = invoice_create(tenant=order.tenant, lines=lines, order=order)
+    total = lines_total(lines)
+    if order.payment_method == PaymentMethod.CARD:
+        card_charge(tenant=order.tenant, amount=total, invoice=invoice)
+    elif total <= 0:
+        invoice.state = Invoice.State.PAID
+        invoice.paid_at = clock.now()
+        invoice.save(update_fields=["state", "paid_at"])
+    return invoice
+
+
+def invoice_list_unpaid(*, tenant: Tenant):
+    return (
+        Invoice.objects.filter(tenant=tenant, state=Invoice.State.UNPAID)
+        .prefetch_related("lines")
+        .order_by("due_date", "pk")
+    )
+
+
+def invoice_pay(*, tenant: Tenant, invoice_id: int, actor) -> Invoice:
+    """ "Pay now" on an unpaid invoice with the card on file (simulated)."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().filter(tenant=tenant, pk=invoice_id).first()
+        if invoice is None:
+            raise DomainError(_("That invoice does not exist."), code="not_found")
+        if invoice.state == Invoice.State.PAID:
+            return invoice
+        amount = invoice.total
+    # The card is charged outside the row lock; a second "Pay now" re-checks the state.
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.state == Invoice.State.PAID:
+            return invoice
+        try:
+            card_charge(tenant=tenant, amount=amount, invoice=invoice)
+        except PaymentDeclined:
+            transaction.set_rollback(True)
+            raise
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="invoice.pay",
+            target=f"invoice:{invoice.pk}",
+            data={"amount": str(amount)},
+        )
+    return invoice
+
+
+def credit_check_open(*, order: Order) -> CreditCheck:
+    """Caller owns the transaction. The deadline is two business days on the simulated clock."""
+    now = clock.now()
+    return CreditCheck.objects.create(
+        tenant=order.tenant,
+        order=order,
+        requested_at=now,
+        deadline=clock.add_business_days(now, 2),
+    )
+
+
+def credit_check_decide(
+    *, credit_check: CreditCheck, approve: bool, actor, reason: str
+) -> CreditCheck:
+    """Approve or decline a pending check. Caller owns the transaction and the row lock."""
+    if credit_check.state != CreditCheck.State.PENDING:
+        raise DomainError(_("This credit check has already been decided."), code="decided")
+    if not reason.strip():
+        raise DomainError(_("Write a reason for the decision."), code="reason_required")
+    credit_check.state = CreditCheck.State.APPROVED if approve else CreditCheck.State.DECLINED
+    credit_check.decided_at = clock.now()
+    credit_check.decided_by = actor if actor is not None and actor.is_authenticated else None
+    credit_check.reason = reason
+    credit_check.save(update_fields=["state", "decided_at", "decided_by", "reason"])
+    audit_event_record(
+        tenant=credit_check.tenant,
+        actor=actor,
+        action="credit_check.approve" if approve else "credit_check.decline",
+        target=f"order:{credit_check.order_id}",
+        reason=reason,
+    )
+    return credit_check
