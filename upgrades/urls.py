@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("subscriptions/<int:subscription_id>/", views.upgrade_tab, name="upgrade_tab"),
+]
