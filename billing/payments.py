@@ -4,6 +4,7 @@ Payments are simulated by design: a card whose token is "tok_decline" is refused
 card on file succeeds. Nothing here sleeps or calls out while holding a row lock."""
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -46,8 +47,10 @@ def credit_check_required(*, total: Decimal, payment_method: str) -> bool:
 
 
 def _next_invoice_number(tenant: Tenant) -> str:
+    # Fits the 30-character column for any slug; the random tail keeps two invoices issued
+    # at the same moment (concurrent requests) apart.
     count = Invoice.objects.filter(tenant=tenant).count() + 1
-    return f"INV-{tenant.slug.upper()}-{count:04d}-{clock.now():%y%m%d%H%M%S%f}"
+    return f"INV-{tenant.slug[:10].upper()}-{count:05d}-{secrets.token_hex(3).upper()}"
 
 
 def invoice_create(*, tenant: Tenant, lines: list[Line], order: Order | None = None) -> Invoice:
@@ -107,10 +110,22 @@ def order_bill(*, order: Order, lines: list[Line]) -> Invoice:
     """Invoice an order's lines and, when paid by card, charge it. A declined card raises
     PaymentDeclined and, because the caller's transaction rolls back, leaves nothing behind
     but the caller's own failure record."""
-    invoice = invoice_create(tenant=order.tenant, lines=lines, order=order)
+    return lines_bill(
+        tenant=order.tenant, lines=lines, payment_method=order.payment_method, order=order
+    )
+
+
+def lines_bill(
+    *, tenant: Tenant, lines: list[Line], payment_method: str, order: Order | None = None
+) -> Invoice:
+    """Record the lines on a new invoice and settle it: by card (charged now), or by invoice
+    (left unpaid, shown with "Pay now"). Credits are refunded to the card, or settle an
+    invoice at once when nothing is owed.
+    The caller owns the transaction."""
+    invoice = invoice_create(tenant=tenant, lines=lines, order=order)
     total = lines_total(lines)
-    if order.payment_method == PaymentMethod.CARD:
-        card_charge(tenant=order.tenant, amount=total, invoice=invoice)
+    if payment_method == PaymentMethod.CARD:
+        card_charge(tenant=tenant, amount=total, invoice=invoice)
     elif total <= 0:
         invoice.state = Invoice.State.PAID
         invoice.paid_at = clock.now()

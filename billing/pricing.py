@@ -46,14 +46,29 @@ def period_start(subscription: Subscription) -> dt.date:
 def prorated_credit(*, subscription: Subscription, unit_price: Decimal, today: dt.date) -> Decimal:
     """Credit for the unused part of the period the subscription is paid through. Prepaid and
     trial subscriptions earn no credit (unused prepaid time is not refunded)."""
-    if subscription.is_prepaid or subscription.is_trial or today >= subscription.paid_through:
+    if subscription.is_prepaid or subscription.is_trial:
+        return Decimal("0.00")
+    return prorated_amount(
+        subscription=subscription,
+        unit_price=unit_price,
+        quantity=subscription.quantity,
+        today=today,
+    )
+
+
+def prorated_amount(
+    *, subscription: Subscription, unit_price: Decimal, quantity: int, today: dt.date
+) -> Decimal:
+    """What `quantity` licenses cost for the rest of the period the subscription is paid
+    through: the charge for licenses added mid-term, or the credit for licenses removed."""
+    if today >= subscription.paid_through:
         return Decimal("0.00")
     start = period_start(subscription)
     total_days = (subscription.paid_through - start).days
     unused_days = (subscription.paid_through - max(today, start)).days
     if total_days <= 0 or unused_days <= 0:
         return Decimal("0.00")
-    paid = unit_price * subscription.quantity * months_per_period(subscription.billing_frequency)
+    paid = unit_price * quantity * months_per_period(subscription.billing_frequency)
     return money(paid * unused_days / total_days)
 
 

@@ -1,8 +1,10 @@
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 
 from portal.models import Tenant
 
-from .models import Product, Status, Subscription
+from .models import CreditCheck, Invoice, Order, Product, ProductKind, Status, Subscription
 
 STATUS_FILTERS = {
     "active": [Status.ACTIVE, Status.PROVISIONING],
@@ -10,6 +12,23 @@ STATUS_FILTERS = {
     "disabled": [Status.DISABLED],
     "all": [Status.PROVISIONING, Status.ACTIVE, Status.EXPIRED, Status.DISABLED],
 }
+
+
+def _assigned_subquery():
+    """Licenses assigned on each subscription, counted per subscription by an index-only scan
+    of (subscription, user) rather than a join that groups every assignment of the tenant.
+    The relation is declared by the licensing app; billing only follows it by name."""
+    assignments = Subscription._meta.get_field("assignments").related_model
+    return Coalesce(
+        Subquery(
+            assignments.objects.filter(subscription=OuterRef("pk"))
+            .order_by()
+            .values("subscription")
+            .annotate(n=Count("*"))
+            .values("n")
+        ),
+        0,
+    )
 
 
 def subscription_list(*, tenant: Tenant, status: str = "all"):
@@ -20,31 +39,46 @@ def subscription_list(*, tenant: Tenant, status: str = "all"):
         Subscription.objects.filter(tenant=tenant)
         .exclude(status=Status.DELETED)
         .select_related("product")
-        .annotate(assigned=Count("assignments"))
+        .annotate(assigned=_assigned_subquery())
+        .order_by("product__sort_order", "pk")
     )
     return (
         Subscription.objects.filter(tenant=tenant, parent__isnull=True, status__in=statuses)
         .select_related("product")
-        .annotate(assigned=Count("assignments"))
+        .annotate(assigned=_assigned_subquery())
         .prefetch_related(Prefetch("addons", queryset=addons))
         .order_by("product__sort_order", "pk")
     )
 
 
 def subscription_get(*, tenant: Tenant, pk: int) -> Subscription:
-    from django.shortcuts import get_object_or_404
-
+    """One of the tenant's subscriptions (404 for anyone else's, and for deleted ones)."""
     return get_object_or_404(
-        Subscription.objects.select_related("product", "parent").annotate(
-            assigned=Count("assignments")
-        ),
+        Subscription.objects.select_related("product", "parent__product")
+        .exclude(status=Status.DELETED)
+        .annotate(assigned=_assigned_subquery()),
         tenant=tenant,
         pk=pk,
     )
 
 
+def subscription_status_history(*, subscription: Subscription, limit: int = 20):
+    return subscription.status_history.select_related("actor").order_by("-at", "-pk")[:limit]
+
+
 def product_list_on_sale():
     return Product.objects.filter(on_sale=True).prefetch_related("prices")
+
+
+def plan_list_on_sale():
+    return Product.objects.filter(on_sale=True, kind=ProductKind.PLAN).order_by(
+        "sort_order", "name"
+    )
+
+
+def addon_list_for_base(*, base: Subscription):
+    """Add-ons the base's plan accepts, on sale, that can be bought for it."""
+    return base.product.accepts.filter(on_sale=True).order_by("sort_order", "name")
 
 
 def product_get_by_code(*, code: str) -> Product:
@@ -52,4 +86,43 @@ def product_get_by_code(*, code: str) -> Product:
 
 
 def addon_list(*, tenant: Tenant, base: Subscription):
-    return base.addons.filter(~Q(status=Status.DELETED)).select_related("product")
+    return (
+        Subscription.objects.filter(tenant=tenant, parent=base)
+        .filter(~Q(status=Status.DELETED))
+        .select_related("product")
+        .annotate(assigned=_assigned_subquery())
+        .order_by("product__sort_order", "pk")
+    )
+
+
+def invoice_list_unpaid(*, tenant: Tenant):
+    return (
+        Invoice.objects.filter(tenant=tenant, state=Invoice.State.UNPAID)
+        .prefetch_related("lines")
+        .order_by("due_date", "pk")
+    )
+
+
+def order_get_by_key(*, tenant: Tenant, idempotency_key: str) -> Order | None:
+    if not idempotency_key:
+        return None
+    return Order.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+
+
+def order_get(*, tenant: Tenant, pk: int) -> Order:
+    return get_object_or_404(
+        Order.objects.select_related("subscription__product", "credit_check"), tenant=tenant, pk=pk
+    )
+
+
+def order_list_waiting(*, tenant: Tenant):
+    """Purchase orders placed but waiting for their credit check."""
+    return (
+        Order.objects.filter(tenant=tenant, kind=Order.Kind.PURCHASE, state=Order.State.PLACED)
+        .select_related("credit_check")
+        .order_by("-placed_at")
+    )
+
+
+def credit_check_pending(*, tenant: Tenant) -> bool:
+    return CreditCheck.objects.filter(tenant=tenant, state=CreditCheck.State.PENDING).exists()

@@ -3,13 +3,26 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from portal import clock
+from portal.errors import DomainError
 from portal.models import Tenant
 from portal.services import audit_event_record
 
+from . import payments, pricing, rules
 from .lifecycle import subscription_transition
-from .models import BillingFrequency, Product, Status, Subscription, SubscriptionStatusChange
+from .models import (
+    BillingFrequency,
+    BillingProfile,
+    Channel,
+    CreditCheck,
+    PaymentMethod,
+    Product,
+    Status,
+    Subscription,
+    SubscriptionStatusChange,
+)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -119,3 +132,320 @@ def subscriptions_advance() -> dict[str, int]:
                 )
                 moved["disabled" if step[1] == Status.DISABLED else "deleted"] += 1
     return moved
+
+
+# --- Admin actions on a subscription ----------------------------------------------------------
+# Each locks the subscription row, re-checks the rules of billing.rules under the lock, and
+# records charges and credits as invoice lines in the same transaction.
+
+
+def _locked_subscription(*, tenant: Tenant, subscription_id: int) -> Subscription:
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .filter(tenant=tenant, pk=subscription_id)
+        .exclude(status=Status.DELETED)
+        .first()
+    )
+    if subscription is None:
+        raise DomainError(_("That subscription does not exist."), code="not_found")
+    return subscription
+
+
+def _raise_first(blockers) -> None:
+    if blockers:
+        raise DomainError(blockers[0].message, code=blockers[0].code)
+
+
+def _assigned_count(subscription: Subscription) -> int:
+    # Through the reverse relation the licensing app declares: billing never imports licensing.
+    return subscription.assignments.count()
+
+
+def payment_method_for(subscription: Subscription) -> str:
+    if subscription.channel == Channel.DIRECT_INVOICE:
+        return PaymentMethod.INVOICE
+    return PaymentMethod.CARD
+
+
+def subscriptions_activate_due(*, tenant: Tenant) -> int:
+    """Activate the tenant's subscriptions whose set-up delay has passed, so that a page read
+    right after the delay shows them Active without waiting for the periodic task."""
+    now = clock.now()
+    due = list(
+        Subscription.objects.filter(
+            tenant=tenant, status=Status.PROVISIONING, ready_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    activated = 0
+    for pk in due:
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            if subscription.status == Status.PROVISIONING:
+                subscription_transition(
+                    subscription=subscription, to=Status.ACTIVE, reason="set-up finished", at=now
+                )
+                activated += 1
+    return activated
+
+
+def subscription_licenses_add(
+    *, tenant: Tenant, actor, subscription_id: int, count: int
+) -> Subscription:
+    """Buy `count` more licenses, charged pro rata for the rest of the paid period."""
+    if count < 1:
+        raise DomainError(_("Enter how many licenses to add (at least 1)."), code="invalid_count")
+    with transaction.atomic():
+        subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        _raise_first(rules.add_licenses_blockers(subscription))
+        cap = subscription.product.seat_cap
+        if cap is not None and subscription.quantity + count > cap:
+            raise DomainError(
+                _("%(product)s is limited to %(cap)d licenses; you can add at most %(free)d.")
+                % {
+                    "product": subscription.product.name,
+                    "cap": cap,
+                    "free": cap - subscription.quantity,
+                },
+                code="seat_cap",
+            )
+        unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
+        amount = pricing.prorated_amount(
+            subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
+        )
+        line = pricing.Line(
+            description=_("%(product)s: %(count)d licenses added, through %(date)s")
+            % {
+                "product": subscription.product.name,
+                "count": count,
+                "date": subscription.paid_through.isoformat(),
+            },
+            quantity=count,
+            amount=amount,
+            subscription_id=subscription.pk,
+        )
+        # A declined card raises here and the whole change rolls back.
+        payments.lines_bill(
+            tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
+        )
+        before = subscription.quantity
+        subscription.quantity = before + count
+        subscription.save(update_fields=["quantity"])
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="subscription.licenses_add",
+            target=f"subscription:{subscription.pk}",
+            data={"from": before, "to": subscription.quantity, "charge": str(amount)},
+        )
+    return subscription
+
+
+def subscription_licenses_remove(
+    *, tenant: Tenant, actor, subscription_id: int, count: int
+) -> Subscription:
+    """Remove `count` unassigned licenses; the unused paid time comes back as a credit line."""
+    if count < 1:
+        raise DomainError(
+            _("Enter how many licenses to remove (at least 1)."), code="invalid_count"
+        )
+    with transaction.atomic():
+        subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        assigned = _assigned_count(subscription)
+        pending = CreditCheck.objects.filter(
+            tenant=tenant, state=CreditCheck.State.PENDING
+        ).exists()
+        blockers = [
+            b
+            for b in rules.remove_licenses_blockers(
+                subscription, assigned=assigned, credit_check_pending=pending
+            )
+            if b.code != "all_assigned"
+        ]
+        _raise_first(blockers)
+        new_quantity = subscription.quantity - count
+        if new_quantity < max(assigned, 1):
+            raise DomainError(
+                _(
+                    "%(product)s cannot go below %(min)d licenses: %(assigned)d are assigned. "
+                    "You can remove at most %(most)d; unassign users to remove more."
+                )
+                % {
+                    "product": subscription.product.name,
+                    "min": max(assigned, 1),
+                    "assigned": assigned,
+                    "most": max(subscription.quantity - max(assigned, 1), 0),
+                },
+                code="below_assigned",
+            )
+        unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
+        credit = pricing.prorated_amount(
+            subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
+        )
+        line = pricing.Line(
+            description=_("%(product)s: %(count)d licenses removed, unused time through %(date)s")
+            % {
+                "product": subscription.product.name,
+                "count": count,
+                "date": subscription.paid_through.isoformat(),
+            },
+            quantity=-count,
+            amount=-credit,
+            subscription_id=subscription.pk,
+        )
+        payments.lines_bill(
+            tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
+        )
+        before = subscription.quantity
+        subscription.quantity = new_quantity
+        subscription.save(update_fields=["quantity"])
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="subscription.licenses_remove",
+            target=f"subscription:{subscription.pk}",
+            data={"from": before, "to": new_quantity, "credit": str(credit)},
+        )
+    return subscription
+
+
+def subscription_cancel(
+    *, tenant: Tenant, actor, subscription_id: int, reason: str = ""
+) -> Subscription:
+    """Cancel mid-term: straight to Disabled, with its add-ons, and a credit for unused paid
+    time. Users of a disabled subscription lose access; admins still see its data."""
+    with transaction.atomic():
+        subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        _raise_first(rules.cancel_blockers(subscription))
+        addons = list(
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("product")
+            .filter(parent=subscription, status__in=rules.CANCELLABLE)
+            .order_by("pk")
+        )
+        today = clock.today()
+        lines = []
+        for item in [subscription, *addons]:
+            unit = pricing.price_monthly(product=item.product, currency=tenant.currency)
+            credit = pricing.prorated_credit(subscription=item, unit_price=unit, today=today)
+            if credit:
+                lines.append(
+                    pricing.Line(
+                        description=_("%(product)s cancelled: unused time through %(date)s")
+                        % {"product": item.product.name, "date": item.paid_through.isoformat()},
+                        quantity=-item.quantity,
+                        amount=-credit,
+                        subscription_id=item.pk,
+                    )
+                )
+        for item in [*addons, subscription]:
+            subscription_transition(
+                subscription=item,
+                to=Status.DISABLED,
+                actor=actor,
+                reason=reason or "cancelled by admin",
+            )
+            if item.recurring_billing:
+                item.recurring_billing = False
+                item.save(update_fields=["recurring_billing"])
+        if lines:
+            payments.lines_bill(
+                tenant=tenant, lines=lines, payment_method=payment_method_for(subscription)
+            )
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="subscription.cancel",
+            target=f"subscription:{subscription.pk}",
+            reason=reason,
+            data={"addons": [a.pk for a in addons], "credit": str(-pricing.lines_total(lines))},
+        )
+    return subscription
+
+
+def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> Subscription:
+    """Back to Active from Expired or Disabled. When the paid period is over, a new period
+    is charged and the subscription renews again."""
+    with transaction.atomic():
+        subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        _raise_first(rules.reactivate_blockers(subscription))
+        today = clock.today()
+        charged = "0.00"
+        if subscription.paid_through <= today:
+            unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
+            amount = pricing.period_charge(
+                unit_price=unit,
+                quantity=subscription.quantity,
+                billing_frequency=subscription.billing_frequency,
+            )
+            paid_through = paid_through_for(
+                start=today, billing_frequency=subscription.billing_frequency
+            )
+            payments.lines_bill(
+                tenant=tenant,
+                lines=[
+                    pricing.Line(
+                        description=_("%(product)s reactivated, through %(date)s")
+                        % {"product": subscription.product.name, "date": paid_through.isoformat()},
+                        quantity=subscription.quantity,
+                        amount=amount,
+                        subscription_id=subscription.pk,
+                    )
+                ],
+                payment_method=payment_method_for(subscription),
+            )
+            subscription.paid_through = paid_through
+            charged = str(amount)
+        subscription_transition(
+            subscription=subscription, to=Status.ACTIVE, actor=actor, reason="reactivated"
+        )
+        subscription.recurring_billing = subscription.product.on_sale
+        subscription.save(update_fields=["paid_through", "recurring_billing"])
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="subscription.reactivate",
+            target=f"subscription:{subscription.pk}",
+            data={"charge": charged},
+        )
+    return subscription
+
+
+# --- Billing profile ("Billed to") and organisation ("Sold to") -----------------------------
+
+
+def billing_profile_update(*, tenant: Tenant, actor, data: dict) -> BillingProfile:
+    fields = [
+        "contact_name",
+        "contact_email",
+        "address_line",
+        "city",
+        "postal_code",
+        "country",
+        "po_number",
+    ]
+    with transaction.atomic():
+        profile, _created = BillingProfile.objects.select_for_update().get_or_create(
+            tenant=tenant, defaults={k: data.get(k, "") for k in fields}
+        )
+        for name in fields:
+            setattr(profile, name, data.get(name, getattr(profile, name)))
+        profile.full_clean()
+        profile.save()
+        audit_event_record(
+            tenant=tenant, actor=actor, action="billing_profile.update", target="billed_to"
+        )
+    return profile
+
+
+def sold_to_update(*, tenant: Tenant, actor, data: dict) -> Tenant:
+    """The organisation and address orders are sold to (the tenant's own record)."""
+    fields = ["name", "address_line", "city", "postal_code", "country"]
+    with transaction.atomic():
+        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        for name in fields:
+            setattr(locked, name, data.get(name, getattr(locked, name)))
+        locked.full_clean()
+        locked.save(update_fields=fields)
+        audit_event_record(tenant=locked, actor=actor, action="tenant.sold_to_update")
+    return locked

@@ -1,8 +1,11 @@
 from celery import shared_task
 
-from . import services
+from . import orders, services
 
 
 @shared_task(name="billing.tasks.subscriptions_advance")
 def subscriptions_advance():
-    return services.subscriptions_advance()
+    """The periodic lifecycle step (beat): subscriptions move on through their states, and
+    purchase orders whose credit check has been decided are completed or closed."""
+    moved = services.subscriptions_advance()
+    return {**moved, **{f"orders_{k}": v for k, v in orders.purchase_orders_advance().items()}}

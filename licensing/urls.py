@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("", views.users, name="users"),
+    path("licenses/", views.users_licenses, name="users_licenses"),
 ]

@@ -1,15 +1,124 @@
-from django.shortcuts import render
+"""Users > Active users: search and page through the directory, select up to 20 users and
+assign, unassign or replace licenses. Plain form posts redirect back to the same page (PRG);
+htmx swaps the user panel."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from portal.access import tenant_view
+from portal.errors import DomainError
+from portal.roles import Cap
 
-from . import selectors
+from . import selectors, services
+from .forms import LicenseActionForm
+
+MAX_SEARCH = 100
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _users_context(request, *, form=None, done=None, selected=()):
+    query = (request.GET.get("q") or request.POST.get("q") or "").strip()[:MAX_SEARCH]
+    after = _int_or_none(request.GET.get("after") or request.POST.get("after"))
+    before = _int_or_none(request.GET.get("before") or request.POST.get("before"))
+    page = selectors.directory_user_page_with_links(
+        tenant=request.tenant, query=query, after=after, before=before
+    )
+    subscriptions = selectors.license_subscription_list(tenant=request.tenant)
+    return {
+        "page": page,
+        "users": page.users,
+        "q": query,
+        "after": after or "",
+        "before": before or "",
+        "subscriptions": subscriptions,
+        "assignable": [s for s in subscriptions if s.assignable],
+        "conflicts": [s for s in subscriptions if s.in_conflict],
+        "form": form,
+        "done": done,
+        "selected": set(selected),
+        "max_users": services.BROWSER_MAX_USERS,
+    }
 
 
 @tenant_view()
 def users(request):
-    query = request.GET.get("q", "").strip()
-    page = selectors.directory_user_page(tenant=request.tenant, query=query)
     template = "licensing/users.html"
     if request.htmx:
-        template += "#user-table"
-    return render(request, template, {"users": page, "q": query})
+        template += "#user-panel"
+    return render(request, template, _users_context(request))
+
+
+def _apply(request, data) -> tuple[int, str]:
+    tenant, actor, ids = request.tenant, request.user, data["users"]
+    action = data["action"]
+    if action == "assign":
+        changed = services.license_assign(
+            tenant=tenant, actor=actor, subscription_id=data["assign_to"], user_ids=ids
+        )
+        return changed, ngettext(
+            "%(count)d user got a license.", "%(count)d users got a license.", changed
+        ) % {"count": changed}
+    if action == "unassign":
+        changed = services.license_unassign(
+            tenant=tenant, actor=actor, subscription_id=data["unassign_from"], user_ids=ids
+        )
+        return changed, ngettext(
+            "%(count)d license was unassigned.", "%(count)d licenses were unassigned.", changed
+        ) % {"count": changed}
+    changed = services.license_replace(
+        tenant=tenant,
+        actor=actor,
+        source_id=data["replace_from"],
+        target_id=data["replace_to"],
+        user_ids=ids,
+    )
+    return changed, ngettext(
+        "%(count)d user was moved to the new subscription.",
+        "%(count)d users were moved to the new subscription.",
+        changed,
+    ) % {"count": changed}
+
+
+@require_POST
+@tenant_view(Cap.LICENSES)
+def users_licenses(request):
+    form = LicenseActionForm(request.POST)
+    selected = request.POST.getlist("users")
+    if form.is_valid():
+        try:
+            _changed, message = _apply(request, form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            if request.htmx:
+                return render(
+                    request,
+                    "licensing/users.html#user-panel",
+                    _users_context(request, done=message),
+                )
+            messages.success(request, message)
+            params = {k: request.POST[k] for k in ("q", "after", "before") if request.POST.get(k)}
+            url = reverse("users", args=[request.tenant.slug])
+            return redirect(f"{url}?{urlencode(params)}" if params else url)
+    template = "licensing/users.html"
+    if request.htmx:
+        # htmx swaps only successful responses by default: the error is shown in the panel.
+        return render(
+            request,
+            template + "#user-panel",
+            _users_context(request, form=form, selected=selected),
+        )
+    return render(
+        request, template, _users_context(request, form=form, selected=selected), status=400
+    )

@@ -1,0 +1,65 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import BillingFrequency, PaymentMethod, Product
+
+
+class PurchaseForm(forms.Form):
+    product = forms.ModelChoiceField(
+        label=_("Product"),
+        queryset=Product.objects.none(),
+        to_field_name="code",
+        empty_label=None,
+        widget=forms.RadioSelect,
+    )
+    quantity = forms.IntegerField(label=_("Licenses"), min_value=1, max_value=1_000_000)
+    billing_frequency = forms.ChoiceField(
+        label=_("Billing frequency"),
+        choices=BillingFrequency.choices,
+        initial=BillingFrequency.MONTHLY,
+        widget=forms.RadioSelect,
+    )
+    parent = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, products, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = products
+
+
+class LicenseCountForm(forms.Form):
+    count = forms.IntegerField(label=_("Number of licenses"), min_value=1, max_value=1_000_000)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=300)
+    confirm = forms.BooleanField(
+        label=_("I understand that users of this subscription lose access."), required=True
+    )
+
+
+class PlaceOrderForm(forms.Form):
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    payment_method = forms.ChoiceField(
+        label=_("Pay with"),
+        choices=PaymentMethod.choices,
+        initial=PaymentMethod.CARD,
+        widget=forms.RadioSelect,
+    )
+
+
+class BilledToForm(forms.Form):
+    contact_name = forms.CharField(label=_("Billing contact"), max_length=200)
+    contact_email = forms.EmailField(label=_("Email"))
+    address_line = forms.CharField(label=_("Address"), max_length=200)
+    city = forms.CharField(label=_("City"), max_length=100)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
+    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
+    po_number = forms.CharField(label=_("PO number"), max_length=60, required=False)
+
+
+class SoldToForm(forms.Form):
+    name = forms.CharField(label=_("Organisation"), max_length=200)
+    address_line = forms.CharField(label=_("Address"), max_length=200)
+    city = forms.CharField(label=_("City"), max_length=100)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
+    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
