@@ -1,0 +1,336 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing.models import CreditCheck, Invoice, InvoiceLine, Order, Status, Subscription
+from billing.orders import purchase_orders_advance
+from billing.payments import credit_check_decide
+from billing.services import subscriptions_advance
+from portal.clock import clock_advance
+from portal.models import Role
+
+from ..factories import SubscriptionFactory, TenantFactory, product, users_with_licenses
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(name, tenant, *args):
+    return reverse(name, args=[tenant.slug, *args])
+
+
+# --- Your products ---------------------------------------------------------------------------
+
+
+def test_your_products_lists_bases_with_addons_under_them_and_filters_by_status(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e4 = SubscriptionFactory(tenant=tenant, quantity=12)
+    users_with_licenses(e4, 7)
+    SubscriptionFactory(tenant=tenant, product=product("PHONE_SYSTEM"), parent=e4, quantity=3)
+    SubscriptionFactory(tenant=tenant, product=product("O365_E1"), status=Status.EXPIRED)
+
+    active = client.get(_url("products", tenant)).content.decode()
+    assert "Office 365 E4" in active and "7 / 12" in active
+    assert active.index("Office 365 E4") < active.index("Phone System")
+    assert "Office 365 E1" not in active
+    expired = client.get(_url("products", tenant), {"status": "expired"}).content.decode()
+    assert "Office 365 E1" in expired and "Office 365 E4" not in expired
+    everything = client.get(_url("products", tenant), {"status": "all"}).content.decode()
+    assert "Office 365 E1" in everything and "Office 365 E4" in everything
+
+
+def test_status_filter_over_htmx_returns_only_the_table(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    SubscriptionFactory(tenant=tenant)
+    response = client.get(_url("products", tenant), {"status": "all"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.lstrip().startswith('<table id="product-table"')
+    assert "<html" not in body
+
+
+def test_another_tenants_subscription_is_not_found(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    other = SubscriptionFactory(tenant=TenantFactory(), quantity=5)
+    assert client.get(_url("subscription_detail", tenant, other.pk)).status_code == 404
+    response = client.post(_url("subscription_licenses_add", tenant, other.pk), {"add-count": 1})
+    assert response.status_code == 404
+    other.refresh_from_db()
+    assert other.quantity == 5
+
+
+# --- Subscription details and its actions ----------------------------------------------------
+
+
+def test_tabs_switch_over_htmx_and_by_plain_links(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e4 = SubscriptionFactory(tenant=tenant)
+    users_with_licenses(e4, 2)
+    url = _url("subscription_detail", tenant, e4.pk)
+    page = client.get(url).content.decode()
+    assert "What you can do now" in page
+    assert reverse("upgrade_tab", args=[tenant.slug, e4.pk]) in page
+    licenses = client.get(url, {"tab": "licenses"}).content.decode()
+    assert "User 000000" in licenses
+    fragment = client.get(url, {"tab": "addons"}, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<section id="tab-panel" data-tab="addons"')
+
+
+def test_buying_more_licenses_charges_the_rest_of_the_period_on_an_invoice_line(tenant, admin_for):
+    client, _ = admin_for(tenant, Role.BILLING_ADMIN)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    response = client.post(_url("subscription_licenses_add", tenant, e5.pk), {"add-count": 5})
+    assert response.status_code == 302
+    e5.refresh_from_db()
+    assert e5.quantity == 15
+    line = InvoiceLine.objects.get(subscription=e5)
+    assert line.quantity == 5 and line.amount > 0
+    assert line.invoice.state == Invoice.State.PAID  # card on file
+
+
+def test_removing_licenses_credits_unused_time(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    users_with_licenses(e5, 4)
+    response = client.post(_url("subscription_licenses_remove", tenant, e5.pk), {"remove-count": 6})
+    assert response.status_code == 302
+    e5.refresh_from_db()
+    assert e5.quantity == 4
+    assert InvoiceLine.objects.get(subscription=e5).amount < 0
+
+
+def test_quantity_below_assigned_is_refused_and_changes_nothing(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    users_with_licenses(e5, 8)
+    response = client.post(_url("subscription_licenses_remove", tenant, e5.pk), {"remove-count": 3})
+    assert response.status_code == 400
+    assert "cannot go below 8 licenses" in response.content.decode()
+    e5.refresh_from_db()
+    assert e5.quantity == 10
+    assert not InvoiceLine.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"is_prepaid": True}, "prepaid"),
+        ({"channel": "partner"}, "partner"),
+        ({"is_trial": True}, "trial"),
+    ],
+)
+def test_each_blocker_of_removing_licenses_is_shown_with_its_reason(
+    tenant, admin_for, options, code
+):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10, **options)
+    page = client.get(_url("subscription_licenses_remove", tenant, e5.pk)).content.decode()
+    assert f'data-code="{code}"' in page
+    response = client.post(_url("subscription_licenses_remove", tenant, e5.pk), {"remove-count": 1})
+    assert response.status_code == 400
+    e5.refresh_from_db()
+    assert e5.quantity == 10
+
+
+def test_pending_credit_check_blocks_removing_licenses(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    order = Order.objects.create(
+        tenant=tenant,
+        kind="purchase",
+        idempotency_key="k",
+        currency="USD",
+        total=Decimal("1"),
+        payment_method="invoice",
+        placed_at=e5.created_at,
+    )
+    CreditCheck.objects.create(
+        tenant=tenant, order=order, requested_at=e5.created_at, deadline=e5.created_at
+    )
+    response = client.post(_url("subscription_licenses_remove", tenant, e5.pk), {"remove-count": 1})
+    assert response.status_code == 400
+    assert "credit check is pending" in response.content.decode()
+
+
+def test_end_of_sale_plan_in_use_cannot_be_reduced_or_grown(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e4 = SubscriptionFactory(tenant=tenant, quantity=10)
+    users_with_licenses(e4, 2)
+    removed = client.post(_url("subscription_licenses_remove", tenant, e4.pk), {"remove-count": 1})
+    added = client.post(_url("subscription_licenses_add", tenant, e4.pk), {"add-count": 1})
+    assert removed.status_code == added.status_code == 400
+    assert "no longer sold" in added.content.decode()
+    e4.refresh_from_db()
+    assert e4.quantity == 10
+
+
+def test_cancel_above_25_licenses_shows_the_reason_and_the_way_forward(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=26)
+    page = client.get(_url("subscription_cancel", tenant, e5.pk)).content.decode()
+    assert "cannot be cancelled online" in page and "Remove licenses" in page
+    response = client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+    assert response.status_code == 400
+    e5.refresh_from_db()
+    assert e5.status == Status.ACTIVE
+
+
+def test_cancel_disables_the_subscription_and_its_addons_and_credits_unused_time(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=5)
+    addon = SubscriptionFactory(tenant=tenant, product=product("ATP"), parent=e5, quantity=5)
+    response = client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+    assert response.status_code == 302
+    e5.refresh_from_db()
+    addon.refresh_from_db()
+    assert e5.status == addon.status == Status.DISABLED
+    assert sum(line.amount for line in InvoiceLine.objects.all()) < 0
+    assert list(e5.status_history.values_list("to_status", flat=True)) == ["disabled"]
+
+
+def test_reactivate_brings_a_disabled_subscription_back(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(
+        tenant=tenant,
+        product=product("M365_E5"),
+        status=Status.DISABLED,
+        paid_through=dt.date(2000, 1, 1),
+    )
+    response = client.post(_url("subscription_reactivate", tenant, e5.pk))
+    assert response.status_code == 302
+    e5.refresh_from_db()
+    assert e5.status == Status.ACTIVE
+    assert e5.paid_through > dt.date.today()
+    assert InvoiceLine.objects.get(subscription=e5).amount > 0
+
+
+def test_lifecycle_task_advances_expired_to_disabled_to_deleted_on_time(tenant):
+    subscription = SubscriptionFactory(tenant=tenant, status=Status.EXPIRED)
+    clock_advance(delta=dt.timedelta(days=29))
+    subscriptions_advance()
+    subscription.refresh_from_db()
+    assert subscription.status == Status.EXPIRED
+    clock_advance(delta=dt.timedelta(days=1, seconds=1))
+    subscriptions_advance()
+    subscription.refresh_from_db()
+    assert subscription.status == Status.DISABLED
+    clock_advance(delta=dt.timedelta(days=90, seconds=1))
+    subscriptions_advance()
+    subscription.refresh_from_db()
+    assert subscription.status == Status.DELETED
+
+
+# --- Roles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [Role.GLOBAL_READER, Role.LICENSE_ADMIN, Role.USER_ADMIN])
+def test_roles_without_purchase_see_no_actions_and_are_refused(tenant, admin_for, role):
+    client, _ = admin_for(tenant, role)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    page = client.get(_url("subscription_detail", tenant, e5.pk)).content.decode()
+    assert "Cancel subscription" not in page and "Buy licenses" not in page
+    for name, data in [
+        ("subscription_licenses_add", {"add-count": 1}),
+        ("subscription_licenses_remove", {"remove-count": 1}),
+        ("subscription_cancel", {"confirm": "on"}),
+    ]:
+        assert client.post(_url(name, tenant, e5.pk), data).status_code == 403
+    assert client.post(_url("purchase_start", tenant), {}).status_code == 403
+    assert client.post(_url("purchase_place", tenant), {}).status_code == 403
+    e5.refresh_from_db()
+    assert (e5.quantity, e5.status) == (10, Status.ACTIVE)
+
+
+def test_support_engineer_reads_every_tenant_but_cannot_buy(tenant, support_client):
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"))
+    assert support_client.get(_url("subscription_detail", tenant, e5.pk)).status_code == 200
+    response = support_client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+    assert response.status_code == 403
+
+
+# --- Buying ------------------------------------------------------------------------------------
+
+
+def _checkout(client, tenant, **cart):
+    client.post(_url("purchase_start", tenant), cart)
+    return client.get(_url("purchase_checkout", tenant))
+
+
+def test_declined_card_places_nothing(tenant, admin_for):
+    tenant.billing_profile.card_token = "tok_decline"
+    tenant.billing_profile.save()
+    client, _ = admin_for(tenant)
+    checkout = _checkout(client, tenant, product="O365_E1", quantity=2, billing_frequency="monthly")
+    response = client.post(
+        _url("purchase_place", tenant),
+        {"idempotency_key": checkout.context["checkout"]["key"], "payment_method": "card"},
+    )
+    assert response.status_code == 400
+    assert "declined" in response.content.decode()
+    assert not Subscription.objects.filter(tenant=tenant).exists()
+    assert not Order.objects.filter(tenant=tenant).exists()
+
+
+def test_invoice_payment_waits_for_the_credit_check_then_creates_the_subscription(
+    tenant, admin_for, settings
+):
+    settings.PORTAL_INVOICE_MINIMUM = "100.00"
+    client, user = admin_for(tenant)
+    checkout = _checkout(client, tenant, product="M365_E5", quantity=10, billing_frequency="yearly")
+    assert "needs a credit check" in checkout.content.decode()
+    response = client.post(
+        _url("purchase_place", tenant),
+        {"idempotency_key": checkout.context["checkout"]["key"], "payment_method": "invoice"},
+    )
+    order = Order.objects.get(tenant=tenant)
+    assert response["Location"] == _url("order_detail", tenant, order.pk)
+    assert not Subscription.objects.filter(tenant=tenant).exists()
+    products_page = client.get(_url("products", tenant)).content.decode()
+    assert "waiting for a credit check" in products_page
+
+    credit_check_decide(credit_check=order.credit_check, approve=True, actor=None, reason="ok")
+    assert purchase_orders_advance()["completed"] == 1
+    order.refresh_from_db()
+    assert order.state == Order.State.COMPLETED
+    assert order.subscription.channel == "direct_invoice"
+    assert order.invoices.get().state == Invoice.State.UNPAID
+
+
+def test_unpaid_invoice_shows_pay_now_and_paying_settles_it(tenant, admin_for):
+    client, _ = admin_for(tenant, Role.BILLING_ADMIN)
+    invoice = Invoice.objects.create(
+        tenant=tenant,
+        number="INV-T-1",
+        currency="USD",
+        issued_at=tenant.created_at,
+        due_date=dt.date.today(),
+    )
+    InvoiceLine.objects.create(invoice=invoice, description="E4", amount=Decimal("880.00"))
+    page = client.get(_url("products", tenant)).content.decode()
+    assert "Pay now" in page and "880.00" in page
+    response = client.post(_url("invoice_pay", tenant, invoice.pk))
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.state == Invoice.State.PAID
+    reader, _ = admin_for(tenant, Role.GLOBAL_READER)
+    assert "Pay now" not in reader.get(_url("products", tenant)).content.decode()
+
+
+def test_provisioning_subscription_becomes_active_by_the_periodic_task(tenant, settings):
+    from billing.services import subscription_create
+
+    settings.PORTAL_PROVISIONING_DELAY_SECONDS = 60
+    subscription = subscription_create(
+        tenant=tenant,
+        product=product("M365_E5"),
+        quantity=1,
+        billing_frequency="monthly",
+        channel="direct_card",
+    )
+    subscriptions_advance()
+    subscription.refresh_from_db()
+    assert subscription.status == Status.PROVISIONING
+    clock_advance(delta=dt.timedelta(seconds=61))
+    assert subscriptions_advance()["activated"] == 1
+    subscription.refresh_from_db()
+    assert subscription.status == Status.ACTIVE
