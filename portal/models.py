@@ -168,3 +168,32 @@ class ClockState(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="clockstate_singleton")]
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API, owned by one admin membership: it acts as that admin,
+    in that tenant only, with that admin's role at the time of each request. Only a hash of the
+    token is stored; the token itself is shown once, when it is created."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    # The first characters of the token, kept so an admin can tell tokens apart.
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("API token")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
