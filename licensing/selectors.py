@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import F, Prefetch, Q, prefetch_related_objects
 from django.db.models.functions import Coalesce
 
 from billing.models import AddonScope, Status, Subscription
@@ -46,10 +46,11 @@ def directory_user_page(
     """One page of the tenant's users, ordered by name, by keyset (name, id) so that page 2,000
     costs what page 1 does. A query matches the start of the display name or the UPN.
     `after` / `before` is the id of the last / first user of the neighbouring page (or, for
-    `after`, a (name, id) pair). Returns the list of users of the page."""
-    return directory_user_page_with_links(
-        tenant=tenant, query=query, after=after, before=before, limit=limit
-    ).users
+    `after`, a (name, id) pair). Returns the users with their `licenses` prefetched."""
+    users = _user_page(tenant=tenant, query=query, after=after, before=before, limit=limit).users
+    licenses = LicenseAssignment.objects.select_related("subscription__product")
+    prefetch_related_objects(users, Prefetch("licenses", queryset=licenses))
+    return users
 
 
 def directory_user_page_with_links(
@@ -60,6 +61,25 @@ def directory_user_page_with_links(
     before: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> UserPage:
+    """The Users page: a page of users plus the links to the neighbouring pages. Each user
+    carries `license_list`, [(subscription id, product name)], read in one narrow query:
+    building full subscription and product objects for every row would cost more than
+    every query of the page together."""
+    page = _user_page(tenant=tenant, query=query, after=after, before=before, limit=limit)
+    held: dict[int, list[tuple[int, str]]] = {}
+    rows = (
+        LicenseAssignment.objects.filter(user__in=[u.pk for u in page.users])
+        .order_by("subscription__product__sort_order", "subscription_id")
+        .values_list("user_id", "subscription_id", "subscription__product__name")
+    )
+    for user_id, subscription_id, name in rows:
+        held.setdefault(user_id, []).append((subscription_id, name))
+    for user in page.users:
+        user.license_list = held.get(user.pk, [])
+    return page
+
+
+def _user_page(*, tenant, query, after, before, limit) -> UserPage:
     users = _matching(tenant, query)
     anchor_after = after if isinstance(after, tuple) else _keyset_anchor(tenant, after)
     anchor_before = None if anchor_after else _keyset_anchor(tenant, before)
@@ -72,14 +92,7 @@ def directory_user_page_with_links(
             name, pk = anchor_after
             users = users.filter(Q(display_name__gt=name) | Q(display_name=name, id__gt=pk))
         users = users.order_by("display_name", "id")
-    licenses = LicenseAssignment.objects.select_related("subscription__product").order_by(
-        "subscription__product__sort_order", "subscription_id"
-    )
-    rows = list(
-        users.only("id", "display_name", "upn", "department").prefetch_related(
-            Prefetch("licenses", queryset=licenses)
-        )[: limit + 1]
-    )
+    rows = list(users.only("id", "tenant_id", "display_name", "upn")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     if anchor_before is not None:
@@ -100,21 +113,13 @@ def assigned_count(*, subscription: Subscription) -> int:
 
 def license_subscription_list(*, tenant: Tenant) -> list[Subscription]:
     """The tenant's subscriptions that carry per-user licenses (plans and per-user add-ons), with
-    `assigned` counted by an index-only subquery per subscription (not a join over every
-    assignment), and `free` and `in_conflict` worked out."""
-    assigned = (
-        LicenseAssignment.objects.filter(subscription=OuterRef("pk"))
-        .order_by()
-        .values("subscription")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
+    `assigned` read from the trigger-kept tally, and `free` and `in_conflict` worked out."""
     rows = list(
         Subscription.objects.filter(tenant=tenant)
         .exclude(status=Status.DELETED)
         .exclude(product__addon_scope=AddonScope.TENANT)
         .select_related("product", "parent__product")
-        .annotate(assigned=Coalesce(Subquery(assigned), 0))
+        .annotate(assigned=Coalesce(F("license_tally__assigned"), 0))
         .order_by("is_addon", "product__sort_order", "pk")
     )
     for row in rows:

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -35,6 +36,9 @@ def _users_context(request, *, form=None, done=None, selected=()):
         tenant=request.tenant, query=query, after=after, before=before
     )
     subscriptions = selectors.license_subscription_list(tenant=request.tenant)
+    selected = {str(pk) for pk in selected}
+    for user in page.users:
+        user.checked = str(user.pk) in selected
     return {
         "page": page,
         "users": page.users,
@@ -46,7 +50,7 @@ def _users_context(request, *, form=None, done=None, selected=()):
         "conflicts": [s for s in subscriptions if s.in_conflict],
         "form": form,
         "done": done,
-        "selected": set(selected),
+        "unlicensed": _("Unlicensed"),
         "max_users": services.BROWSER_MAX_USERS,
     }
 
