@@ -41,7 +41,7 @@ def _users(body: dict) -> list[str]:
         )
     cleaned = []
     for upn in upns:
-        value = clean_text(upn, field="users", max_length=UPN_MAX_LENGTH).strip()
+        value = clean_text(upn, field="users", max_length=UPN_MAX_LENGTH).strip(" ")
         if not value:
             raise invalid("users", _("A user principal name cannot be empty."))
         cleaned.append(value)

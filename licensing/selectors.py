@@ -62,7 +62,8 @@ def directory_user_page_with_links(
     limit: int = PAGE_SIZE,
 ) -> UserPage:
     """The Users page: a page of users plus the links to the neighbouring pages. Each user
-    carries `license_list`, [(subscription id, product name)], read in one narrow query:
+    carries `license_list`, [(subscription id, product name)], and `license_names` (joined for
+    display), read in one narrow query:
     building full subscription and product objects for every row would cost more than
     every query of the page together."""
     page = _user_page(tenant=tenant, query=query, after=after, before=before, limit=limit)
@@ -76,6 +77,7 @@ def directory_user_page_with_links(
         held.setdefault(user_id, []).append((subscription_id, name))
     for user in page.users:
         user.license_list = held.get(user.pk, [])
+        user.license_names = ", ".join(name for _pk, name in user.license_list)
     return page
 
 
