@@ -201,10 +201,13 @@ def main():
 
     pages = [
         ("Users: first page", "users", {}),
+        # A common name prefix: 1 user in 26 (a full page of 50 in the large tenant, 4 in the
+        # small one, so the large page also renders more rows).
         ("Users: name search 'Ada'", "users", {"q": "Ada"}),
-        ("Users: name search 'Zeno Vi'", "users", {"q": "Zeno Vi"}),
-        # The same one user exists in both tenants: search cost at equal output.
-        ("Users: search one user", "users", {"q": "Dana Bianchi 000029"}),
+        # A full name that exists in both tenants: search cost at equal output.
+        ("Users: name search, one user", "users", {"q": "Dana Bianchi 000029"}),
+        # A user-name prefix filling the page in both tenants (100 vs 1,000 matches).
+        ("Users: search 'user0000'", "users", {"q": "user0000"}),
         ("Your products", "products", {"status": "all"}),
     ]
     print(f"\n{'page':32} {SMALL:>7} users {LARGE:>7} users   ratio")
