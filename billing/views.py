@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from portal.access import tenant_view
@@ -143,9 +143,9 @@ def _license_count_change(request, subscription_id, *, direction):
         else:
             count = form.cleaned_data["count"]
             message = (
-                _("%(count)d licenses added.")
+                ngettext("%(count)d license added.", "%(count)d licenses added.", count)
                 if direction == "add"
-                else _("%(count)d licenses removed.")
+                else ngettext("%(count)d license removed.", "%(count)d licenses removed.", count)
             ) % {"count": count}
             if request.htmx:
                 subscription = selectors.subscription_get(tenant=tenant, pk=subscription.pk)

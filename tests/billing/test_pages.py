@@ -334,3 +334,65 @@ def test_provisioning_subscription_becomes_active_by_the_periodic_task(tenant, s
     assert subscriptions_advance()["activated"] == 1
     subscription.refresh_from_db()
     assert subscription.status == Status.ACTIVE
+
+
+def test_checkout_change_links_edit_billed_to_and_sold_to_and_return_to_checkout(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    checkout = _checkout(client, tenant, product="O365_E1", quantity=1, billing_frequency="monthly")
+    key = checkout.context["checkout"]["key"]
+    back = _url("purchase_checkout", tenant)
+    response = client.post(
+        _url("billed_to_edit", tenant),
+        {
+            "contact_name": "Finance team",
+            "contact_email": "finance@example.test",
+            "address_line": "2 Side Road",
+            "city": "Lund",
+            "postal_code": "22100",
+            "country": "SE",
+            "po_number": "PO-77",
+            "next": back,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == back
+    bad = client.post(_url("sold_to_edit", tenant), {"name": "", "next": back})
+    assert bad.status_code == 400 and "This field is required" in bad.content.decode()
+    client.post(
+        _url("sold_to_edit", tenant),
+        {
+            "name": "Renamed Ltd",
+            "address_line": "3 Road",
+            "city": "Malmo",
+            "postal_code": "21100",
+            "country": "SE",
+        },
+    )
+    again = client.get(back)
+    body = again.content.decode()
+    assert "Finance team" in body and "PO-77" in body and "Renamed Ltd" in body
+    # The frozen quote and its idempotency key survive the detour.
+    assert again.context["checkout"]["key"] == key
+
+
+def test_license_dialog_over_htmx_shows_the_rule_in_the_tab(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=10)
+    users_with_licenses(e5, 9)
+    response = client.post(
+        _url("subscription_licenses_remove", tenant, e5.pk),
+        {"remove-count": 5},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="tab-panel" data-tab="licenses"')
+    assert "cannot go below 9 licenses" in body
+    e5.refresh_from_db()
+    assert e5.quantity == 10
+    ok = client.post(
+        _url("subscription_licenses_remove", tenant, e5.pk),
+        {"remove-count": 1},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "1 license removed." in ok.content.decode()
+    e5.refresh_from_db()
+    assert e5.quantity == 9
