@@ -1,10 +1,292 @@
-from django.shortcuts import render
+"""Upgrade tab, cart, checkout, place order and the run's status page. Each step of the chain
+declares its preconditions and redirects to the right step when one fails; views parse, call
+a service or selector, and render."""
 
+from functools import wraps
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from billing.models import PaymentMethod
 from billing.selectors import subscription_get
 from portal.access import tenant_view
+from portal.errors import DomainError
+from portal.roles import Cap
+
+from . import forms, selectors, services
+from .eligibility import Remedy
+from .models import RunState
+from .quote import quote_build
+from .transitions import STEPS
+
+# Where a reason's remedy sends the admin. Unpaid invoices and their "Pay now" buttons are
+# shown on Your products.
+REMEDY_URLS = {
+    Remedy.PAY_NOW: ("products", "#unpaid-invoices"),
+    Remedy.LICENSES: ("subscription_detail", "?tab=licenses"),
+    Remedy.PRODUCTS: ("products", ""),
+}
+
+
+def _remedy_url(action, tenant, subscription) -> str:
+    if action is None:
+        return ""
+    name, suffix = REMEDY_URLS[action]
+    try:
+        if name == "subscription_detail":
+            return reverse(name, args=[tenant.slug, subscription.pk]) + suffix
+        return reverse(name, args=[tenant.slug]) + suffix
+    except NoReverseMatch:
+        return reverse("products", args=[tenant.slug])
+
+
+def _subscription_url(tenant, subscription_id) -> str:
+    try:
+        return reverse("subscription_detail", args=[tenant.slug, subscription_id])
+    except NoReverseMatch:
+        return reverse("products", args=[tenant.slug])
+
+
+def with_cart(view):
+    """Load the tenant's cart; a cart whose order is placed goes to its run's status page."""
+
+    @wraps(view)
+    def wrapper(request, cart_id, *args, **kwargs):
+        cart = selectors.upgrade_cart_get(tenant=request.tenant, pk=cart_id)
+        if cart.order_id:
+            run = cart.order.upgrade_run
+            return redirect("upgrade_status", request.tenant.slug, run.pk)
+        return view(request, cart, *args, **kwargs)
+
+    return wrapper
+
+
+def _still_eligible(request, cart):
+    """Precondition of cart and checkout: the upgrade is still offered. Else back to the tab."""
+    eligibility = selectors.eligibility_for(access=request.access, subscription=cart.source)
+    option = eligibility.target(cart.target.code)
+    if eligibility.reasons or option is None or not option.available:
+        messages.error(request, _("This upgrade is no longer offered. See why below."))
+        return None, redirect("upgrade_tab", request.tenant.slug, cart.source_id)
+    return option, None
+
+
+# --- Upgrade tab ---------------------------------------------------------------------------
 
 
 @tenant_view()
 def upgrade_tab(request, subscription_id):
+    tenant = request.tenant
+    subscription = subscription_get(tenant=tenant, pk=subscription_id)
+    eligibility = selectors.eligibility_for(access=request.access, subscription=subscription)
+    reasons = [
+        {"reason": r, "url": _remedy_url(r.action, tenant, subscription)}
+        for r in eligibility.reasons
+    ]
+    return render(
+        request,
+        "upgrades/tab.html",
+        {
+            "subscription": subscription,
+            "subscription_url": _subscription_url(tenant, subscription.pk),
+            "eligibility": eligibility,
+            "reasons": reasons,
+            "latest_run": selectors.upgrade_run_for_subscription(subscription=subscription),
+        },
+    )
+
+
+@require_POST
+@tenant_view(Cap.PURCHASE)
+def upgrade_cart_create(request, subscription_id):
     subscription = subscription_get(tenant=request.tenant, pk=subscription_id)
-    return render(request, "upgrades/tab.html", {"subscription": subscription})
+    form = forms.TargetChoiceForm(request.POST)
+    if not form.is_valid():
+        return redirect("upgrade_tab", request.tenant.slug, subscription.pk)
+    try:
+        cart = services.upgrade_cart_create(
+            access=request.access, source=subscription, target_code=form.cleaned_data["target"]
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("upgrade_tab", request.tenant.slug, subscription.pk)
+    return redirect("upgrade_cart", request.tenant.slug, cart.pk)
+
+
+# --- Cart ----------------------------------------------------------------------------------
+
+
+def _cart_form(cart, data=None):
+    assigned = cart.source.assignments.count()
+    return forms.UpgradeCartForm(
+        data,
+        initial={"billing_frequency": cart.billing_frequency, "quantity": cart.quantity},
+        minimum=max(cart.source.quantity, assigned),
+        maximum=cart.target.seat_cap,
+    )
+
+
+@tenant_view(Cap.PURCHASE)
+@with_cart
+def upgrade_cart(request, cart):
+    option, bounce = _still_eligible(request, cart)
+    if bounce:
+        return bounce
+    form = _cart_form(cart, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.upgrade_cart_update(cart=cart, **form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            if "preview" in request.POST:
+                return redirect("upgrade_cart", request.tenant.slug, cart.pk)
+            return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
+    preview = quote_build(
+        source=cart.source,
+        target=cart.target,
+        quantity=cart.quantity,
+        billing_frequency=cart.billing_frequency,
+        addons=list(selectors.upgrade_addon_list(source=cart.source)),
+    )
+    return render(
+        request,
+        "upgrades/cart.html",
+        {
+            "cart": cart,
+            "form": form,
+            "option": option,
+            "addons": selectors.upgrade_addon_list(source=cart.source),
+            "preview": preview,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# --- Checkout ------------------------------------------------------------------------------
+
+SECTIONS = {"sold_to": forms.SoldToForm, "billed_to": forms.BilledToForm}
+
+
+@tenant_view(Cap.PURCHASE)
+@with_cart
+def upgrade_checkout(request, cart):
+    option, bounce = _still_eligible(request, cart)
+    if bounce:
+        return bounce
+    cart = services.upgrade_checkout_open(cart=cart)
+    editing = request.GET.get("change") or request.POST.get("section")
+    section_form = None
+    status = 200
+    if editing in SECTIONS:
+        initial = dict(cart.sold_to if editing == "sold_to" else cart.billed_to)
+        if editing == "billed_to":
+            initial["po_number"] = cart.po_number
+        section_form = SECTIONS[editing](request.POST or None, initial=initial)
+    if request.method == "POST":
+        try:
+            if section_form is not None and section_form.is_valid():
+                data = dict(section_form.cleaned_data)
+                po_number = data.pop("po_number", None)
+                services.upgrade_checkout_update(cart=cart, po_number=po_number, **{editing: data})
+                return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
+            if editing == "payment":
+                payment = forms.PaymentForm(request.POST)
+                if payment.is_valid():
+                    services.upgrade_checkout_update(
+                        cart=cart, payment_method=payment.cleaned_data["payment_method"]
+                    )
+                    return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
+        status = 400
+    return render(
+        request,
+        "upgrades/checkout.html",
+        {
+            "cart": cart,
+            "option": option,
+            "snapshot": cart.snapshot,
+            "editing": editing,
+            "section_form": section_form,
+            "invoice_allowed": services.payment_invoice_allowed(cart=cart),
+            "credit_check": services.payment_credit_check_required(cart=cart),
+            "payment_methods": PaymentMethod.choices,
+            "place_form": forms.PlaceOrderForm(initial={"idempotency_key": cart.checkout_token}),
+        },
+        status=status,
+    )
+
+
+# Place order stays reachable while the tenant is locked: a second click after the first one
+# locked the tenant must find the first order, not the lock page. The service refuses a
+# different order while an upgrade runs.
+@require_POST
+@tenant_view(Cap.PURCHASE, lock_exempt=True)
+def upgrade_place(request, cart_id):
+    form = forms.PlaceOrderForm(request.POST)
+    if not form.is_valid():
+        return redirect("upgrade_checkout", request.tenant.slug, cart_id)
+    try:
+        run = services.upgrade_place(
+            tenant=request.tenant,
+            actor=request.user,
+            cart=cart_id,
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+        if error.code in {"upgrade_in_progress"}:
+            cart = selectors.upgrade_cart_get(tenant=request.tenant, pk=cart_id)
+            return redirect("upgrade_tab", request.tenant.slug, cart.source_id)
+        return redirect("upgrade_checkout", request.tenant.slug, cart_id)
+    return redirect("upgrade_status", request.tenant.slug, run.pk)
+
+
+# --- Status --------------------------------------------------------------------------------
+
+
+def _steps(run, events):
+    entered = {}
+    for event in events:
+        entered[event.to_state] = event.at
+    current = run.failed_step if run.state == RunState.FAILED else run.state
+    rows, reached = [], True
+    for step in STEPS:
+        if step == RunState.AWAITING_CREDIT_CHECK and step not in entered:
+            continue
+        if step == current:
+            status = "failed" if run.state == RunState.FAILED else "current"
+            if step == RunState.COMPLETED:
+                status = "done"
+            reached = False
+        elif reached:
+            status = "done"
+        else:
+            status = "pending"
+        rows.append({"label": RunState(step).label, "at": entered.get(step), "status": status})
+    return rows
+
+
+@tenant_view(lock_exempt=True)
+def upgrade_status(request, run_id):
+    tenant = request.tenant
+    run = selectors.upgrade_run_get(tenant=tenant, pk=run_id)
+    events = list(selectors.upgrade_run_events(run=run))
+    context = {
+        "run": run,
+        "events": events,
+        "steps": _steps(run, events),
+        "source_url": reverse("upgrade_tab", args=[tenant.slug, run.source_id]),
+        "new_url": _subscription_url(tenant, run.new_subscription_id)
+        if run.new_subscription_id
+        else "",
+    }
+    template = "upgrades/status.html"
+    if request.htmx:
+        template += "#run-status"
+    return render(request, template, context)

@@ -141,6 +141,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.subscriptions_advance",
         "schedule": env.float("PORTAL_LIFECYCLE_INTERVAL_SECONDS", default=60.0),
     },
+    "upgrade-runs-reconcile": {
+        "task": "upgrades.tasks.upgrade_runs_reconcile",
+        "schedule": env.float("PORTAL_UPGRADE_RECONCILE_INTERVAL_SECONDS", default=30.0),
+    },
 }
 
 # --- Simulation ---------------------------------------------------------------------------
@@ -159,6 +163,16 @@ PORTAL_CREDIT_CHECK_THRESHOLD = env.str("PORTAL_CREDIT_CHECK_THRESHOLD", default
 PORTAL_CREDIT_CHECK_DEFAULT = env.str("PORTAL_CREDIT_CHECK_DEFAULT", default="approve")
 # Above this many upgrade runs in flight service-wide, the Upgrade tab asks admins to wait.
 PORTAL_UPGRADE_QUEUE_THRESHOLD = env.int("PORTAL_UPGRADE_QUEUE_THRESHOLD", default=50)
+# The upgrade run: license moves per batch (fewer when PORTAL_SECONDS_PER_MOVED_USER is set, so
+# progress shows), real seconds without a heartbeat before the reconciler re-enqueues a run, how
+# many re-enqueues before it fails the run, and how long (simulated) a checkout's frozen price
+# stays valid.
+PORTAL_UPGRADE_BATCH_SIZE = env.int("PORTAL_UPGRADE_BATCH_SIZE", default=5000)
+PORTAL_UPGRADE_STALE_SECONDS = env.float("PORTAL_UPGRADE_STALE_SECONDS", default=60.0)
+PORTAL_UPGRADE_MAX_ATTEMPTS = env.int("PORTAL_UPGRADE_MAX_ATTEMPTS", default=10)
+PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS = env.float(
+    "PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS", default=3600.0
+)
 
 LOGGING = {
     "version": 1,

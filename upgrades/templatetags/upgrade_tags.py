@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from upgrades.models import RunState
+
 register = template.Library()
 
 
@@ -15,4 +17,22 @@ def upgrade_tab_link(subscription, current=False):
     url = reverse("upgrade_tab", args=[subscription.tenant.slug, subscription.pk])
     return format_html(
         '<a href="{}"{}>{}</a>', url, ' class="current"' if current else "", _("Upgrade")
+    )
+
+
+@register.simple_tag
+def upgrade_status_link(subscription):
+    """A link to the status of the upgrade that moved this subscription's users, from the old
+    subscription or to the new one; empty when it was never part of an upgrade. One query."""
+    from upgrades.selectors import upgrade_run_for_subscription
+
+    run = upgrade_run_for_subscription(subscription=subscription)
+    if run is None:
+        return ""
+    url = reverse("upgrade_status", args=[subscription.tenant.slug, run.pk])
+    return format_html(
+        '<a class="upgrade-status-link" href="{}">{}: {}</a>',
+        url,
+        _("Upgrade status"),
+        RunState(run.state).label,
     )

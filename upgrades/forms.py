@@ -1,0 +1,68 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import BillingFrequency, PaymentMethod
+
+
+class TargetChoiceForm(forms.Form):
+    target = forms.CharField(max_length=40, widget=forms.HiddenInput)
+
+
+class UpgradeCartForm(forms.Form):
+    """Quantity may rise, never fall below the current count (licenses cannot be removed as part
+    of an upgrade). The service checks the same rules against the database."""
+
+    billing_frequency = forms.ChoiceField(
+        label=_("Billing frequency"), choices=BillingFrequency.choices, widget=forms.RadioSelect
+    )
+    quantity = forms.IntegerField(label=_("Licenses"), max_value=1_000_000)
+
+    def __init__(self, *args, minimum: int, maximum: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["quantity"]
+        field.widget.attrs["min"] = minimum
+        if maximum is not None:
+            field.widget.attrs["max"] = maximum
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def clean_quantity(self):
+        quantity = self.cleaned_data["quantity"]
+        if quantity < self.minimum:
+            raise forms.ValidationError(
+                _("Licenses cannot be removed as part of an upgrade: choose %(n)s or more."),
+                params={"n": self.minimum},
+            )
+        if self.maximum is not None and quantity > self.maximum:
+            raise forms.ValidationError(
+                _("This plan is limited to %(n)s licenses."), params={"n": self.maximum}
+            )
+        return quantity
+
+
+class SoldToForm(forms.Form):
+    organisation = forms.CharField(label=_("Organisation"), max_length=200)
+    address_line = forms.CharField(label=_("Address"), max_length=200)
+    city = forms.CharField(label=_("City"), max_length=100)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
+    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
+
+
+class BilledToForm(forms.Form):
+    contact_name = forms.CharField(label=_("Billing contact"), max_length=200)
+    contact_email = forms.EmailField(label=_("Email"))
+    address_line = forms.CharField(label=_("Address"), max_length=200)
+    city = forms.CharField(label=_("City"), max_length=100)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
+    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
+    po_number = forms.CharField(label=_("PO number"), max_length=60, required=False)
+
+
+class PaymentForm(forms.Form):
+    payment_method = forms.ChoiceField(
+        label=_("Pay with"), choices=PaymentMethod.choices, widget=forms.RadioSelect
+    )
+
+
+class PlaceOrderForm(forms.Form):
+    idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)

@@ -1,0 +1,142 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import BillingFrequency, Order, PaymentMethod, Product, Subscription
+from portal.models import Tenant
+
+
+class RunState(models.TextChoices):
+    PLACED = "placed", _("Order placed")
+    AWAITING_CREDIT_CHECK = "awaiting_credit_check", _("Waiting for a credit check")
+    PROVISIONING = "provisioning", _("Buying the new plan")
+    MOVING_LICENSES = "moving_licenses", _("Moving licenses")
+    REMOVING_ADDONS = "removing_addons", _("Removing and moving add-ons")
+    CANCELLING_SOURCE = "cancelling_source", _("Cancelling the old plan")
+    COMPLETED = "completed", _("Completed")
+    DECLINED = "declined", _("Credit check declined")
+    FAILED = "failed", _("Failed")
+
+
+TERMINAL_STATES = frozenset({RunState.COMPLETED, RunState.DECLINED, RunState.FAILED})
+
+
+class UpgradeCart(models.Model):
+    """One admin's upgrade of one subscription to one target, from the Upgrade tab to Place
+    order. The pricing snapshot is frozen when checkout opens; the order charges exactly it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="upgrade_carts")
+    source = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    billing_frequency = models.CharField(
+        _("billing frequency"), max_length=10, choices=BillingFrequency.choices
+    )
+    quantity = models.PositiveIntegerField(_("licenses"))
+    payment_method = models.CharField(
+        _("payment method"),
+        max_length=10,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.CARD,
+    )
+    po_number = models.CharField(_("PO number"), max_length=60, blank=True)
+    sold_to = models.JSONField(default=dict, blank=True)
+    billed_to = models.JSONField(default=dict, blank=True)
+    snapshot = models.JSONField(null=True, blank=True)
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    # Renewed whenever the snapshot is frozen again: the idempotency key of the order placed
+    # from that snapshot, so a replayed Place order finds the same order.
+    checkout_token = models.CharField(max_length=64, blank=True)
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="upgrade_cart"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="upgradecart_quantity_gte_1")
+        ]
+
+
+class UpgradeRun(models.Model):
+    """The durable state of one upgrade: the Celery job only ever reads and advances this row."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="upgrade_runs")
+    source = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="upgrade_runs_from"
+    )
+    target = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    new_subscription = models.ForeignKey(
+        Subscription,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="upgrade_runs_to",
+    )
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="upgrade_run")
+    state = models.CharField(max_length=30, choices=RunState.choices, default=RunState.PLACED)
+    failed_step = models.CharField(max_length=30, choices=RunState.choices, blank=True)
+    failure_reason = models.TextField(blank=True)
+    last_error = models.TextField(blank=True)
+    moved = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # Keyset position of the license move: every assignment of the source with a smaller id
+    # has been moved. Committed with each batch, so a killed worker resumes where it stopped.
+    move_cursor = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField()
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    placed_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=~Q(state__in=[s.value for s in TERMINAL_STATES]),
+                name="upgraderun_one_active_per_tenant",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in RunState]), name="upgraderun_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(moved__lte=models.F("total")), name="upgraderun_moved_lte_total"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self):
+        return f"Upgrade {self.pk}: {self.source_id} -> {self.target_id} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def percent(self) -> int:
+        if self.state == RunState.COMPLETED:
+            return 100
+        return int(self.moved * 100 / self.total) if self.total else 0
+
+
+class UpgradeRunEvent(models.Model):
+    """History of a run: one row per state change (from, to, when, who, why)."""
+
+    run = models.ForeignKey(UpgradeRun, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]

@@ -1,0 +1,125 @@
+"""The upgrade's price: the new plan's charge for one billing period, minus the prorated credit
+for the unused part of the source's paid period and of the add-ons the new plan includes.
+The same function draws the cart's live preview and the snapshot frozen at checkout."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from billing.models import BillingFrequency, Product, Subscription
+from billing.pricing import Line, lines_total, period_charge, price_monthly, prorated_credit
+from portal import clock
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Quote:
+    currency: str
+    unit_price: Decimal
+    lines: tuple[Line, ...]
+    total: Decimal
+    moved_addon_ids: tuple[int, ...]
+    removed_addon_ids: tuple[int, ...]
+
+
+def quote_build(
+    *,
+    source: Subscription,
+    target: Product,
+    quantity: int,
+    billing_frequency: str,
+    addons,
+) -> Quote:
+    """`addons` are the source's live add-on subscriptions (with .product loaded)."""
+    currency = source.tenant.currency
+    today = clock.today()
+    unit_price = price_monthly(product=target, currency=currency)
+    period = (
+        _("yearly, 12 months") if billing_frequency == BillingFrequency.YEARLY else _("monthly")
+    )
+    lines = [
+        Line(
+            description=_("%(plan)s, %(period)s") % {"plan": target.name, "period": period},
+            quantity=quantity,
+            amount=period_charge(
+                unit_price=unit_price, quantity=quantity, billing_frequency=billing_frequency
+            ),
+        )
+    ]
+    source_credit = prorated_credit(
+        subscription=source,
+        unit_price=price_monthly(product=source.product, currency=currency),
+        today=today,
+    )
+    if source_credit:
+        lines.append(
+            Line(
+                description=_("Credit: unused time of %(plan)s until %(date)s")
+                % {"plan": source.product.name, "date": source.paid_through.isoformat()},
+                quantity=source.quantity,
+                amount=-source_credit,
+                subscription_id=source.pk,
+            )
+        )
+    includes = set(target.includes.values_list("code", flat=True))
+    moved, removed = [], []
+    for addon in addons:
+        if addon.product.code not in includes:
+            moved.append(addon.pk)
+            continue
+        removed.append(addon.pk)
+        credit = prorated_credit(
+            subscription=addon,
+            unit_price=price_monthly(product=addon.product, currency=currency),
+            today=today,
+        )
+        if credit:
+            lines.append(
+                Line(
+                    description=_("Credit: unused time of %(addon)s (included in %(plan)s)")
+                    % {"addon": addon.product.name, "plan": target.name},
+                    quantity=addon.quantity,
+                    amount=-credit,
+                    subscription_id=addon.pk,
+                )
+            )
+    return Quote(
+        currency=currency,
+        unit_price=unit_price,
+        lines=tuple(lines),
+        total=lines_total(lines),
+        moved_addon_ids=tuple(moved),
+        removed_addon_ids=tuple(removed),
+    )
+
+
+def quote_as_snapshot(*, quote: Quote, source: Subscription, target: Product, cart) -> dict:
+    return {
+        "version": SNAPSHOT_VERSION,
+        "frozen_at": clock.now().isoformat(),
+        "source": {
+            "id": source.pk,
+            "product": source.product.code,
+            "quantity": source.quantity,
+            "paid_through": source.paid_through.isoformat(),
+        },
+        "target": {"code": target.code, "name": target.name},
+        "quantity": cart.quantity,
+        "billing_frequency": cart.billing_frequency,
+        "currency": quote.currency,
+        "unit_price": str(quote.unit_price),
+        "lines": [line.as_json() for line in quote.lines],
+        "total": str(quote.total),
+        "moved_addons": list(quote.moved_addon_ids),
+        "removed_addons": list(quote.removed_addon_ids),
+    }
+
+
+def snapshot_lines(snapshot: dict) -> list[Line]:
+    return [Line.from_json(item) for item in snapshot["lines"]]
+
+
+def snapshot_total(snapshot: dict) -> Decimal:
+    return Decimal(snapshot["total"])

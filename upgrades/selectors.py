@@ -1,0 +1,200 @@
+"""Every read of the upgrades app, scoped by tenant. Cross-tenant ids end in 404."""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404
+
+from billing.catalog import catalog_data
+from billing.models import Invoice, Status, Subscription, UpgradePath
+from portal import clock
+from portal.models import ServiceIncident, Tenant
+from portal.roles import Cap
+
+from .eligibility import (
+    AddonFacts,
+    Eligibility,
+    EligibilitySnapshot,
+    TargetFacts,
+    eligibility_evaluate,
+)
+from .models import TERMINAL_STATES, UpgradeCart, UpgradeRun
+
+LIVE_STATUSES = [Status.PROVISIONING, Status.ACTIVE, Status.EXPIRED]
+ACTIVE_RUN = ~Q(state__in=[s.value for s in TERMINAL_STATES])
+
+
+@lru_cache(maxsize=1)
+def service_names() -> dict:
+    return dict(catalog_data().get("services", {}))
+
+
+def eligibility_snapshot_build(
+    *, tenant: Tenant, subscription: Subscription, can_purchase: bool
+) -> EligibilitySnapshot:
+    """The facts eligibility needs, in a fixed number of queries whatever the tenant's size."""
+    now = clock.now()
+    source = (
+        Subscription.objects.select_related("product")
+        .annotate(assigned=Count("assignments"))
+        .get(pk=subscription.pk, tenant=tenant)
+    )
+    addons = list(
+        Subscription.objects.filter(parent=source)
+        .exclude(status__in=[Status.DISABLED, Status.DELETED])
+        .select_related("product")
+        .order_by("product__sort_order", "pk")
+    )
+    set_up = (source.ready_at is None or source.ready_at <= now) and all(
+        a.status != Status.PROVISIONING for a in addons
+    )
+    paths = list(
+        UpgradePath.objects.filter(source=source.product)
+        .select_related("target")
+        .prefetch_related("target__includes", "target__accepts")
+        .order_by("target__sort_order")
+    )
+    counts = Tenant.objects.filter(pk=tenant.pk).aggregate(
+        same_product=Count(
+            "subscriptions",
+            filter=Q(
+                subscriptions__product=source.product,
+                subscriptions__status__in=LIVE_STATUSES,
+                subscriptions__parent__isnull=True,
+            ),
+            distinct=True,
+        ),
+    )
+    overdue = Invoice.objects.filter(
+        tenant=tenant, state=Invoice.State.UNPAID, due_date__lt=now.date()
+    ).count()
+    incident = ServiceIncident.objects.filter(
+        Q(tenant=tenant) | Q(tenant__isnull=True), resolved_at__isnull=True
+    ).exists()
+    runs = UpgradeRun.objects.filter(ACTIVE_RUN).aggregate(
+        depth=Count("pk"), tenant_runs=Count("pk", filter=Q(tenant=tenant))
+    )
+    tenant_run_state = None
+    if runs["tenant_runs"]:
+        tenant_run_state = (
+            UpgradeRun.objects.filter(ACTIVE_RUN, tenant=tenant).values_list("state", flat=True)
+        ).first()
+    return EligibilitySnapshot(
+        product_code=source.product.code,
+        product_name=source.product.name,
+        is_addon=source.is_addon,
+        status=source.status,
+        channel=source.channel,
+        is_trial=source.is_trial,
+        is_prepaid=source.is_prepaid,
+        offer=source.offer,
+        quantity=source.quantity,
+        assigned=source.assigned,
+        set_up=set_up,
+        open_incident=incident,
+        tenant_run_state=tenant_run_state,
+        same_product_count=counts["same_product"] if not source.is_addon else 1,
+        overdue_invoices=overdue,
+        queue_depth=runs["depth"],
+        queue_threshold=settings.PORTAL_UPGRADE_QUEUE_THRESHOLD,
+        can_purchase=can_purchase,
+        source_services=frozenset(source.product.services),
+        addons=tuple(AddonFacts(a.pk, a.product.code, a.product.name) for a in addons),
+        targets=tuple(
+            TargetFacts(
+                code=p.target.code,
+                name=p.target.name,
+                seat_cap=p.target.seat_cap,
+                services=frozenset(p.target.services),
+                includes=frozenset(x.code for x in p.target.includes.all()),
+                accepts=frozenset(x.code for x in p.target.accepts.all()),
+            )
+            for p in paths
+        ),
+        service_names=service_names(),
+    )
+
+
+def eligibility_for(*, access, subscription: Subscription) -> Eligibility:
+    """What the Upgrade tab shows to this admin for this subscription."""
+    snapshot = eligibility_snapshot_build(
+        tenant=access.tenant, subscription=subscription, can_purchase=access.can(Cap.PURCHASE)
+    )
+    return eligibility_evaluate(snapshot)
+
+
+def upgrade_run_get(*, tenant: Tenant, pk: int) -> UpgradeRun:
+    return get_object_or_404(
+        UpgradeRun.objects.select_related(
+            "tenant", "source__product", "target", "new_subscription__product", "order"
+        ),
+        tenant=tenant,
+        pk=pk,
+    )
+
+
+def upgrade_run_list(*, tenant: Tenant | None = None, state: str | None = None, active=None):
+    """Runs, newest first. Support tools pass tenant=None to see every tenant's runs."""
+    runs = UpgradeRun.objects.select_related("tenant", "source__product", "target", "order")
+    if tenant is not None:
+        runs = runs.filter(tenant=tenant)
+    if state is not None:
+        runs = runs.filter(state=state)
+    if active is True:
+        runs = runs.filter(ACTIVE_RUN)
+    elif active is False:
+        runs = runs.exclude(ACTIVE_RUN)
+    return runs.order_by("-placed_at", "-pk")
+
+
+def upgrade_run_events(*, run: UpgradeRun):
+    return run.events.select_related("actor").order_by("at", "pk")
+
+
+def upgrade_run_for_subscription(*, subscription: Subscription) -> UpgradeRun | None:
+    """The latest run that upgraded from or to this subscription (for its status link)."""
+    return (
+        UpgradeRun.objects.filter(
+            Q(source_id=subscription.pk) | Q(new_subscription_id=subscription.pk),
+            tenant_id=subscription.tenant_id,
+        )
+        .order_by("-placed_at", "-pk")
+        .first()
+    )
+
+
+def upgrade_cart_get(*, tenant: Tenant, pk: int) -> UpgradeCart:
+    return get_object_or_404(
+        UpgradeCart.objects.select_related(
+            "source__product", "target", "order", "tenant", "tenant__billing_profile"
+        ),
+        tenant=tenant,
+        pk=pk,
+    )
+
+
+def upgrade_addon_list(*, source: Subscription):
+    return (
+        Subscription.objects.filter(parent=source)
+        .exclude(status__in=[Status.DISABLED, Status.DELETED])
+        .select_related("product")
+        .annotate(assigned=Count("assignments"))
+        .order_by("product__sort_order", "pk")
+    )
+
+
+def runs_stalled(*, before):
+    """Active runs that should be moving but whose heartbeat is older than `before`."""
+    return UpgradeRun.objects.filter(ACTIVE_RUN, heartbeat_at__lt=before).exclude(
+        state="awaiting_credit_check"
+    )
+
+
+def runs_past_credit_deadline(*, now):
+    from billing.models import CreditCheck
+
+    pending = CreditCheck.objects.filter(
+        order=OuterRef("order"), state=CreditCheck.State.PENDING, deadline__lte=now
+    )
+    return UpgradeRun.objects.filter(state="awaiting_credit_check").filter(Exists(pending))
