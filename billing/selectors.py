@@ -14,6 +14,9 @@ STATUS_FILTERS = {
 }
 
 
+MAX_KEY_LENGTH = Order._meta.get_field("idempotency_key").max_length
+
+
 def _assigned_subquery():
     """Licenses assigned on each subscription: the tally the licensing app keeps by database
     triggers (one row per subscription), so a page reads it in O(1) whatever the tenant's size.
@@ -94,7 +97,8 @@ def invoice_list_unpaid(*, tenant: Tenant):
 
 
 def order_get_by_key(*, tenant: Tenant, idempotency_key: str) -> Order | None:
-    if not idempotency_key:
+    # A key no order can have (too long, or with a NUL byte PostgreSQL refuses) finds nothing.
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH or "\x00" in idempotency_key:
         return None
     return Order.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
 

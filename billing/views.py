@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -39,6 +39,17 @@ def _render(request, template, context, *, partial=None, status=200):
     if partial and request.htmx:
         template = f"{template}#{partial}"
     return render(request, template, context, status=status)
+
+
+def _id_or_404(value) -> int | None:
+    """An id from a query string or form: missing is None, anything but a whole number is a
+    page that does not exist (like an unknown id), never a server error."""
+    if not value:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404 from None
 
 
 def _next_url(request, default):
@@ -282,7 +293,7 @@ def _cart(request) -> orders.PurchaseCart | None:
 def purchase_start(request):
     tenant = request.tenant
     cart = _cart(request)
-    parent_id = request.GET.get("parent") or request.POST.get("parent") or None
+    parent_id = _id_or_404(request.GET.get("parent") or request.POST.get("parent"))
     base = None
     if parent_id:
         base = selectors.subscription_get(tenant=tenant, pk=parent_id)
@@ -292,7 +303,7 @@ def purchase_start(request):
     initial = {"quantity": 1, "billing_frequency": "monthly", "parent": parent_id}
     if request.GET.get("product"):
         initial["product"] = request.GET["product"]
-    elif cart and (cart.parent_id or None) == (int(parent_id) if parent_id else None):
+    elif cart and cart.parent_id == parent_id:
         initial.update(
             product=cart.product_code,
             quantity=cart.quantity,

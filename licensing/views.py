@@ -29,7 +29,9 @@ def _int_or_none(value):
 
 
 def _users_context(request, *, form=None, done=None, selected=()):
-    query = (request.GET.get("q") or request.POST.get("q") or "").strip()[:MAX_SEARCH]
+    # NUL bytes cannot reach PostgreSQL; a pasted one is dropped rather than failing the page.
+    query = (request.GET.get("q") or request.POST.get("q") or "").replace("\x00", "")
+    query = query.strip()[:MAX_SEARCH]
     after = _int_or_none(request.GET.get("after") or request.POST.get("after"))
     before = _int_or_none(request.GET.get("before") or request.POST.get("before"))
     page = selectors.directory_user_page_with_links(
