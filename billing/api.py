@@ -41,7 +41,7 @@ def subscription_list(request):
 @endpoint(cap=Cap.VIEW)
 def subscription_detail(request, subscription_id: int):
     subscription = selectors.subscription_get(tenant=request.tenant, pk=subscription_id)
-    addons = (
-        [] if subscription.is_addon else selectors.addon_list(tenant=request.tenant, base=subscription)
-    )
+    if subscription.is_addon:
+        return subscription_json(subscription, addons=[])
+    addons = selectors.addon_list(tenant=request.tenant, base=subscription)
     return subscription_json(subscription, addons=addons)

@@ -11,6 +11,7 @@ tenant_patterns = [
     path("billing/", include("billing.urls")),
     path("users/", include("licensing.urls")),
     path("upgrade/", include("upgrades.urls")),
+    path("api-tokens/", include("portal.api.token_urls")),
 ]
 
 urlpatterns = [
@@ -24,5 +25,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("support/", include("portal.support_urls")),
+    path("api/", include("portal.api.urls")),
     path("django-admin/", admin.site.urls),
 ]
