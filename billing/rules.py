@@ -172,15 +172,23 @@ def cancel_blockers(subscription: Subscription) -> list[Blocker]:
 
 
 def reactivate_blockers(subscription: Subscription) -> list[Blocker]:
-    if subscription.status in CAN_REACTIVATE:
-        return []
-    return [
-        Blocker(
-            "not_reactivatable",
-            _("Only expired or disabled subscriptions can be reactivated; this one is %(s)s.")
-            % {"s": _status_label(subscription)},
-        )
-    ]
+    if subscription.status not in CAN_REACTIVATE:
+        return [
+            Blocker(
+                "not_reactivatable",
+                _("Only expired or disabled subscriptions can be reactivated; this one is %(s)s.")
+                % {"s": _status_label(subscription)},
+            )
+        ]
+    if subscription.parent_id and subscription.parent.status != Status.ACTIVE:
+        return [
+            Blocker(
+                "base_not_active",
+                _("Reactivate %(base)s first: an add-on works only with an active subscription.")
+                % {"base": subscription.parent.product.name},
+            )
+        ]
+    return []
 
 
 def assign_blockers(subscription: Subscription) -> list[Blocker]:

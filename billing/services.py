@@ -338,6 +338,7 @@ def subscription_cancel(
                         subscription_id=item.pk,
                     )
                 )
+        credited = {line.subscription_id for line in lines}
         for item in [*addons, subscription]:
             subscription_transition(
                 subscription=item,
@@ -345,9 +346,12 @@ def subscription_cancel(
                 actor=actor,
                 reason=reason or "cancelled by admin",
             )
-            if item.recurring_billing:
-                item.recurring_billing = False
-                item.save(update_fields=["recurring_billing"])
+            item.recurring_billing = False
+            # The unused time has just been refunded, so it is paid through today only: a
+            # reactivation then pays for a new period instead of getting the refund for free.
+            if item.pk in credited:
+                item.paid_through = today
+            item.save(update_fields=["recurring_billing", "paid_through"])
         if lines:
             payments.lines_bill(
                 tenant=tenant, lines=lines, payment_method=payment_method_for(subscription)

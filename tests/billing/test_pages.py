@@ -396,3 +396,32 @@ def test_license_dialog_over_htmx_shows_the_rule_in_the_tab(tenant, admin_for):
     assert "1 license removed." in ok.content.decode()
     e5.refresh_from_db()
     assert e5.quantity == 9
+
+
+def test_reactivating_right_after_cancelling_charges_the_credited_time_again(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=5)
+    client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+    credit = InvoiceLine.objects.get(subscription=e5).amount
+    assert credit < 0
+
+    client.post(_url("subscription_reactivate", tenant, e5.pk))
+    e5.refresh_from_db()
+    assert e5.status == Status.ACTIVE
+    charges = InvoiceLine.objects.filter(subscription=e5, amount__gt=0)
+    # The unused time was refunded at cancellation: coming back pays for a new period.
+    assert charges.count() == 1 and charges.get().amount >= -credit
+
+
+def test_an_add_on_cannot_be_reactivated_while_its_base_is_not_active(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=5)
+    addon = SubscriptionFactory(tenant=tenant, product=product("ATP"), parent=e5, quantity=5)
+    client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+
+    page = client.get(_url("subscription_detail", tenant, addon.pk)).content.decode()
+    assert "Reactivate: yes." not in page
+    response = client.post(_url("subscription_reactivate", tenant, addon.pk), follow=True)
+    assert "Reactivate Microsoft 365 E5 first" in response.content.decode()
+    addon.refresh_from_db()
+    assert addon.status == Status.DISABLED
