@@ -48,11 +48,11 @@ def make_e4_tenant(
     admin = UserFactory()
     MembershipFactory(user=admin, tenant=tenant, role=role)
     now = timezone.now()
+    subscription.setdefault("ready_at", now - dt.timedelta(hours=1))
     e4 = SubscriptionFactory(
         tenant=tenant,
         product=product(source),
         quantity=quantity if quantity is not None else users,
-        ready_at=now - dt.timedelta(hours=1),
         **subscription,
     )
     people = users_with_licenses(e4, users)
