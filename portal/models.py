@@ -197,3 +197,23 @@ class ApiToken(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class ApiIdempotencyKey(models.Model):
+    """The first result of an API request sent with an Idempotency-Key header. A replay of the
+    key with the same request gets this result again; with a different request it is refused.
+    Written in the same transaction as the request's effects, so a request that failed leaves
+    no key behind and may be sent again."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    # SHA-256 of the method, path and canonical JSON body.
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="api_idempotency_key_unique")
+        ]
