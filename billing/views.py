@@ -23,6 +23,7 @@ from portal.roles import Cap
 
 from . import forms, orders, payments, rules, selectors, services
 from .models import BillingProfile, PaymentMethod
+from .partials import page_or_partial
 
 STATUS_LABELS = {
     "active": gettext_lazy("Active"),
@@ -33,12 +34,6 @@ STATUS_LABELS = {
 TABS = ("overview", "licenses", "addons")
 # How long a frozen checkout quote stays valid before checkout prices it again.
 CHECKOUT_FRESH_FOR = dt.timedelta(minutes=30)
-
-
-def _render(request, template, context, *, partial=None, status=200):
-    if partial and request.htmx:
-        template = f"{template}#{partial}"
-    return render(request, template, context, status=status)
 
 
 def _id_or_404(value) -> int | None:
@@ -69,7 +64,7 @@ def products(request):
     status = request.GET.get("status", "active")
     if status not in selectors.STATUS_FILTERS:
         status = "active"
-    return _render(
+    return page_or_partial(
         request,
         "billing/products.html",
         {
@@ -124,7 +119,7 @@ def subscription_detail(request, subscription_id):
     tab = request.GET.get("tab", "overview")
     if tab not in TABS:
         tab = "overview"
-    return _render(
+    return page_or_partial(
         request,
         "billing/subscription.html",
         _subscription_context(request, subscription, tab),
@@ -160,7 +155,7 @@ def _license_count_change(request, subscription_id, *, direction):
             ) % {"count": count}
             if request.htmx:
                 subscription = selectors.subscription_get(tenant=tenant, pk=subscription.pk)
-                return _render(
+                return page_or_partial(
                     request,
                     "billing/subscription.html",
                     _subscription_context(request, subscription, "licenses", done=message),
@@ -172,7 +167,7 @@ def _license_count_change(request, subscription_id, *, direction):
     status = 400 if request.method == "POST" else 200
     if request.htmx:
         extra = {f"{direction}_form": form}
-        return _render(
+        return page_or_partial(
             request,
             "billing/subscription.html",
             _subscription_context(request, subscription, "licenses", **extra),

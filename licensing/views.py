@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from billing.partials import page_or_partial
 from portal.access import tenant_view
 from portal.errors import DomainError
 from portal.roles import Cap
@@ -59,10 +60,9 @@ def _users_context(request, *, form=None, done=None, selected=()):
 
 @tenant_view()
 def users(request):
-    template = "licensing/users.html"
-    if request.htmx:
-        template += "#user-panel"
-    return render(request, template, _users_context(request))
+    return page_or_partial(
+        request, "licensing/users.html", _users_context(request), partial="user-panel"
+    )
 
 
 def _apply(request, data) -> tuple[int, str]:

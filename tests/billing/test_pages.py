@@ -425,3 +425,23 @@ def test_an_add_on_cannot_be_reactivated_while_its_base_is_not_active(tenant, ad
     assert "Reactivate Microsoft 365 E5 first" in response.content.decode()
     addon.refresh_from_db()
     assert addon.status == Status.DISABLED
+
+
+def test_htmx_history_restore_gets_the_whole_page_and_responses_vary_on_hx_request(
+    tenant, admin_for
+):
+    client, _ = admin_for(tenant)
+    e4 = SubscriptionFactory(tenant=tenant)
+    for url, data in [
+        (_url("products", tenant), {"status": "all"}),
+        (_url("subscription_detail", tenant, e4.pk), {"tab": "licenses"}),
+    ]:
+        fragment = client.get(url, data, HTTP_HX_REQUEST="true")
+        assert "<html" not in fragment.content.decode()
+        assert "HX-Request" in fragment["Vary"]
+        # After Back, htmx re-fetches a pushed URL missing from its cache and swaps in <body>.
+        restored = client.get(
+            url, data, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+        )
+        assert "<html" in restored.content.decode()
+        assert "HX-Request" in client.get(url, data)["Vary"]

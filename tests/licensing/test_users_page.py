@@ -234,3 +234,17 @@ def test_your_products_queries_stay_constant_for_10000_users(
         body = client.get(url).content.decode()
     assert "10000 / 10000" in body and "5000 / 10000" in body
     assert _count(client, url) == _count(small_client, reverse("products", args=[small.slug]))
+
+
+def test_htmx_history_restore_of_a_search_gets_the_whole_page(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    DirectoryUserFactory(tenant=tenant, display_name="Ada Li")
+    restored = client.get(
+        _users_url(tenant),
+        {"q": "ada"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    body = restored.content.decode()
+    assert "<html" in body and "Ada Li" in body
+    assert "HX-Request" in restored["Vary"]
