@@ -170,8 +170,30 @@ class SubscriptionStatusChange(models.Model):
     )
     reason = models.CharField(max_length=300, blank=True)
 
+    # Reasons the system records are stored as these stable English codes and translated when
+    # shown; anything else is an admin's own words and shown as written.
+    SYSTEM_REASONS = {
+        "created": _("Bought"),
+        "set-up finished": _("Set-up finished"),
+        "lifecycle": _("Lifecycle: time in the previous state ran out"),
+        "reactivated": _("Reactivated by an admin"),
+        "cancelled by admin": _("Cancelled by an admin"),
+    }
+
     class Meta:
         ordering = ["at", "pk"]
+
+    @property
+    def from_label(self):
+        return Status(self.from_status).label if self.from_status in Status.values else ""
+
+    @property
+    def to_label(self):
+        return Status(self.to_status).label if self.to_status in Status.values else self.to_status
+
+    @property
+    def reason_display(self):
+        return self.SYSTEM_REASONS.get(self.reason, self.reason)
 
 
 # --- Billing profile, orders, invoices, payments -------------------------------------------

@@ -4,6 +4,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal import clock
 from portal.errors import DomainError
@@ -214,7 +215,11 @@ def subscription_licenses_add(
             subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
         )
         line = pricing.Line(
-            description=_("%(product)s: %(count)d licenses added, through %(date)s")
+            description=ngettext(
+                "%(product)s: %(count)d license added, through %(date)s",
+                "%(product)s: %(count)d licenses added, through %(date)s",
+                count,
+            )
             % {
                 "product": subscription.product.name,
                 "count": count,
@@ -283,7 +288,11 @@ def subscription_licenses_remove(
             subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
         )
         line = pricing.Line(
-            description=_("%(product)s: %(count)d licenses removed, unused time through %(date)s")
+            description=ngettext(
+                "%(product)s: %(count)d license removed, unused time through %(date)s",
+                "%(product)s: %(count)d licenses removed, unused time through %(date)s",
+                count,
+            )
             % {
                 "product": subscription.product.name,
                 "count": count,

@@ -134,8 +134,8 @@ def _check_free(subscription: Subscription, adding: int) -> None:
     if adding > free:
         raise DomainError(
             _(
-                "%(product)s has %(free)d free licenses and you selected %(count)d users. "
-                "Buy more licenses or select fewer users."
+                "Not enough free licenses of %(product)s: %(free)d free, %(count)d users "
+                "selected. Buy more licenses or select fewer users."
             )
             % {"product": subscription.product.name, "free": max(free, 0), "count": adding},
             code="not_enough_licenses",

@@ -445,3 +445,16 @@ def test_htmx_history_restore_gets_the_whole_page_and_responses_vary_on_hx_reque
         )
         assert "<html" in restored.content.decode()
         assert "HX-Request" in client.get(url, data)["Vary"]
+
+
+def test_history_shows_status_labels_and_translated_system_reasons(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=5)
+    client.post(_url("subscription_cancel", tenant, e5.pk), {"confirm": "on"})
+    client.post(_url("subscription_reactivate", tenant, e5.pk))
+
+    page = client.get(_url("subscription_detail", tenant, e5.pk)).content.decode()
+    history = page[page.index("<h2>History</h2>") :]
+    assert "<td>Active</td><td>Disabled</td><td>Cancelled by an admin</td>" in history
+    assert "<td>Disabled</td><td>Active</td><td>Reactivated by an admin</td>" in history
+    assert "cancelled by admin" not in history and "<td>active</td>" not in history
