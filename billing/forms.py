@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import BillingFrequency, PaymentMethod, Product
+from .rules import MAX_LICENSES
 
 
 class PurchaseForm(forms.Form):
@@ -12,7 +13,7 @@ class PurchaseForm(forms.Form):
         empty_label=None,
         widget=forms.RadioSelect,
     )
-    quantity = forms.IntegerField(label=_("Licenses"), min_value=1, max_value=1_000_000)
+    quantity = forms.IntegerField(label=_("Licenses"), min_value=1, max_value=MAX_LICENSES)
     billing_frequency = forms.ChoiceField(
         label=_("Billing frequency"),
         choices=BillingFrequency.choices,
@@ -27,7 +28,7 @@ class PurchaseForm(forms.Form):
 
 
 class LicenseCountForm(forms.Form):
-    count = forms.IntegerField(label=_("Number of licenses"), min_value=1, max_value=1_000_000)
+    count = forms.IntegerField(label=_("Number of licenses"), min_value=1, max_value=MAX_LICENSES)
 
 
 class CancelForm(forms.Form):

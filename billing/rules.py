@@ -12,6 +12,9 @@ from .models import Channel, Status, Subscription
 
 # Above this many licenses a subscription cannot be cancelled online (DESIGN 2).
 ONLINE_CANCEL_MAX_LICENSES = 25
+# The most licenses one subscription can hold: far above any real tenant, and it keeps every
+# count and price well inside the database's integer and decimal columns.
+MAX_LICENSES = 1_000_000
 CHANGEABLE = {Status.ACTIVE}
 CANCELLABLE = {Status.PROVISIONING, Status.ACTIVE, Status.EXPIRED}
 
@@ -71,8 +74,8 @@ def add_licenses_blockers(subscription: Subscription) -> list[Blocker]:
     channel = _channel_blocker(subscription)
     if channel:
         blockers.append(channel)
-    cap = subscription.product.seat_cap
-    if cap is not None and subscription.quantity >= cap:
+    cap = subscription.product.seat_cap or MAX_LICENSES
+    if subscription.quantity >= cap:
         blockers.append(
             Blocker(
                 "seat_cap",

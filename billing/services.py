@@ -199,8 +199,8 @@ def subscription_licenses_add(
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
         _raise_first(rules.add_licenses_blockers(subscription))
-        cap = subscription.product.seat_cap
-        if cap is not None and subscription.quantity + count > cap:
+        cap = subscription.product.seat_cap or rules.MAX_LICENSES
+        if subscription.quantity + count > cap:
             raise DomainError(
                 _("%(product)s is limited to %(cap)d licenses; you can add at most %(free)d.")
                 % {

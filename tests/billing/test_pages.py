@@ -458,3 +458,14 @@ def test_history_shows_status_labels_and_translated_system_reasons(tenant, admin
     assert "<td>Active</td><td>Disabled</td><td>Cancelled by an admin</td>" in history
     assert "<td>Disabled</td><td>Active</td><td>Reactivated by an admin</td>" in history
     assert "cancelled by admin" not in history and "<td>active</td>" not in history
+
+
+def test_adding_licenses_beyond_the_most_a_subscription_holds_is_refused(tenant, admin_for):
+    client, _ = admin_for(tenant)
+    e5 = SubscriptionFactory(tenant=tenant, product=product("M365_E5"), quantity=999_999)
+    response = client.post(_url("subscription_licenses_add", tenant, e5.pk), {"add-count": 2})
+    assert response.status_code == 400
+    assert "you can add at most 1" in response.content.decode()
+    e5.refresh_from_db()
+    assert e5.quantity == 999_999
+    assert not InvoiceLine.objects.exists()
