@@ -108,3 +108,19 @@ def place(t, **kwargs):
 @pytest.fixture
 def e4_tenant(db):
     return make_e4_tenant
+
+
+def celery_queue_purge():
+    """Drop messages left in the test broker (runs queued by earlier transactional tests)."""
+    from portal.celery import app
+
+    with app.connection_for_write() as connection:
+        app.control.purge(connection=connection)
+
+
+@pytest.fixture
+def committed_catalog(transactional_db):
+    catalog_ensure()
+    celery_queue_purge()
+    yield
+    celery_queue_purge()
