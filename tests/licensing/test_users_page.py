@@ -248,3 +248,25 @@ def test_htmx_history_restore_of_a_search_gets_the_whole_page(tenant, admin_for)
     body = restored.content.decode()
     assert "<html" in body and "Ada Li" in body
     assert "HX-Request" in restored["Vary"]
+
+
+SUBSCRIPTION_PAGE_QUERIES = 12
+
+
+@pytest.mark.parametrize("tab", ["overview", "licenses", "addons"])
+def test_subscription_page_queries_stay_constant_for_10000_users(
+    big_tenant, admin_for, django_assert_max_num_queries, tab
+):
+    client, _ = admin_for(big_tenant)
+    small = TenantFactory()
+    small_client, _ = admin_for(small)
+    small_e4 = SubscriptionFactory(tenant=small, quantity=10)
+    users_with_licenses(small_e4, 3)
+    SubscriptionFactory(tenant=small, product=product("PHONE_SYSTEM"), parent=small_e4, quantity=5)
+    e4 = big_tenant.subscriptions.get(product__code="O365_E4")
+    url = reverse("subscription_detail", args=[big_tenant.slug, e4.pk])
+    with django_assert_max_num_queries(SUBSCRIPTION_PAGE_QUERIES):
+        body = client.get(url, {"tab": tab}).content.decode()
+    assert ("0 / 50" if tab == "addons" else "10000 / 10000") in body
+    small_url = reverse("subscription_detail", args=[small.slug, small_e4.pk])
+    assert _count(client, url, {"tab": tab}) == _count(small_client, small_url, {"tab": tab})
