@@ -5,6 +5,7 @@ JSON errors; and the parsing of request bodies and query strings.
 An endpoint is a plain function `(request, **path_kwargs) -> dict | JsonResponse` marked with
 @endpoint; `route(get=..., post=...)` turns one or more of them into the view of one path."""
 
+import hashlib
 import json
 import logging
 import re
@@ -150,6 +151,23 @@ def api_access_get(request, tenant_slug: str) -> TenantAccess:
     return TenantAccess(user=membership.user, tenant=membership.tenant, role=membership.role)
 
 
+def admin_lock_check(access: TenantAccess) -> None:
+    """423 while an upgrade locks the tenant's admin center (support engineers are never
+    locked, but tokens belong to admins)."""
+    lock = admin_lock_get(tenant_slug=access.tenant.slug)
+    if lock is not None and not access.is_support:
+        raise ApiError(
+            423,
+            "admin_locked",
+            _(
+                "An upgrade is in progress for %(tenant)s. The admin center is locked until it "
+                "finishes; your users keep working as usual."
+            )
+            % {"tenant": access.tenant.name},
+            details={"status_url": lock.status_url},
+        )
+
+
 def route(**handlers: Callable) -> Callable:
     """The view of one API path: `route(get=subscription_list, post=...)`."""
     methods = {name.upper(): handler for name, handler in handlers.items()}
@@ -171,18 +189,7 @@ def route(**handlers: Callable) -> Callable:
         if not access.can(spec.cap):
             raise ApiError(403, "forbidden", _("Your admin role does not allow this action."))
         if not spec.lock_exempt:
-            lock = admin_lock_get(tenant_slug=access.tenant.slug)
-            if lock is not None:
-                raise ApiError(
-                    423,
-                    "admin_locked",
-                    _(
-                        "An upgrade is in progress for %(tenant)s. The admin center is locked "
-                        "until it finishes; your users keep working as usual."
-                    )
-                    % {"tenant": access.tenant.name},
-                    details={"status_url": lock.status_url},
-                )
+            admin_lock_check(access)
         request.access = access
         request.tenant = access.tenant
         return handler(request, **kwargs)
@@ -270,3 +277,26 @@ def query_choice(request, name: str, choices, *, default: str | None = None) -> 
             % {"field": name, "choices": ", ".join(choices)},
         )
     return raw
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def idempotency_key(request) -> str:
+    """The Idempotency-Key header: required, 1 to 100 visible ASCII characters."""
+    key = request.headers.get("Idempotency-Key", "")
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            _(
+                "Send an Idempotency-Key header (1 to 100 visible ASCII characters, e.g. a "
+                "UUID) so that a retried request cannot place a second order."
+            ),
+        )
+    return key
+
+
+def request_fingerprint(request, body: dict) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()

@@ -33,6 +33,18 @@ UPN = {
     "pattern": r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
 }
 
+RUN_STATES = [
+    "placed",
+    "awaiting_credit_check",
+    "provisioning",
+    "moving_licenses",
+    "removing_addons",
+    "cancelling_source",
+    "completed",
+    "declined",
+    "failed",
+]
+
 SCHEMAS = {
     "Error": {
         "type": "object",
@@ -151,6 +163,152 @@ SCHEMAS = {
             "target_id": ID,
             "changed": {"type": "integer", "minimum": 0},
         },
+    },
+    "Reason": {
+        "type": "object",
+        "required": ["code", "message", "remedy", "temporary"],
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "remedy": {"type": "string"},
+            "temporary": {
+                "type": "boolean",
+                "description": "True when the reason passes by itself (try again later).",
+            },
+        },
+    },
+    "AddonRef": {
+        "type": "object",
+        "required": ["subscription_id", "code", "name"],
+        "properties": {
+            "subscription_id": ID,
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+        },
+    },
+    "Eligibility": {
+        "type": "object",
+        "required": ["subscription_id", "eligible", "reasons", "targets"],
+        "properties": {
+            "subscription_id": ID,
+            "eligible": {"type": "boolean"},
+            "reasons": {
+                "type": "array",
+                "items": _ref("Reason"),
+                "description": "Why the subscription cannot be upgraded now (empty when it can).",
+            },
+            "targets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "name", "available", "reasons"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "name": {"type": "string"},
+                        "available": {"type": "boolean"},
+                        "reasons": {"type": "array", "items": _ref("Reason")},
+                        "moved_addons": {"type": "array", "items": _ref("AddonRef")},
+                        "removed_addons": {"type": "array", "items": _ref("AddonRef")},
+                        "lost_services": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    },
+    "UpgradeRequest": {
+        "type": "object",
+        "required": ["subscription_id", "target"],
+        "additionalProperties": False,
+        "properties": {
+            "subscription_id": {**ID, "description": "The subscription to upgrade from."},
+            "target": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 40,
+                "pattern": "^[A-Za-z0-9_]+$",
+                "description": "Product code of the target plan (see eligibility).",
+            },
+            "billing_frequency": {
+                "type": "string",
+                "enum": ["monthly", "yearly"],
+                "description": "Defaults to the source subscription's.",
+            },
+            "quantity": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000000,
+                "description": "Licenses to buy; at least the current quantity. Defaults to it.",
+            },
+            "payment_method": {"type": "string", "enum": ["card", "invoice"]},
+            "po_number": {"type": "string", "maxLength": 60, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+        },
+    },
+    "UpgradeEvent": {
+        "type": "object",
+        "required": ["from", "to", "at", "actor", "reason"],
+        "properties": {
+            "from": {"type": ["string", "null"]},
+            "to": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"},
+            "actor": {"type": ["string", "null"]},
+            "reason": {"type": "string"},
+        },
+    },
+    "UpgradeRun": {
+        "type": "object",
+        "required": [
+            "id",
+            "state",
+            "terminal",
+            "source_subscription_id",
+            "target",
+            "progress",
+            "order",
+            "status_url",
+        ],
+        "properties": {
+            "id": ID,
+            "state": {"type": "string", "enum": RUN_STATES},
+            "state_label": {"type": "string"},
+            "terminal": {"type": "boolean"},
+            "source_subscription_id": ID,
+            "target": _ref("Product"),
+            "new_subscription_id": NULLABLE_ID,
+            "progress": {
+                "type": "object",
+                "required": ["moved", "total", "percent"],
+                "properties": {
+                    "moved": {"type": "integer", "minimum": 0},
+                    "total": {"type": "integer", "minimum": 0},
+                    "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+                },
+            },
+            "failed_step": {"type": ["string", "null"]},
+            "failure_reason": {"type": ["string", "null"]},
+            "placed_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "order": {
+                "type": "object",
+                "required": ["id", "total", "currency", "payment_method"],
+                "properties": {
+                    "id": ID,
+                    "total": {"type": "string", "description": "Decimal amount."},
+                    "currency": {"type": "string"},
+                    "payment_method": {"type": "string", "enum": ["card", "invoice"]},
+                },
+            },
+            "status_url": {"type": "string", "description": "The portal's status page."},
+            "events": {
+                "type": "array",
+                "items": _ref("UpgradeEvent"),
+                "description": "Every state change, oldest first.",
+            },
+        },
+    },
+    "UpgradeRunList": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("UpgradeRun")}},
     },
 }
 
@@ -310,6 +468,78 @@ PATHS = {
         "Re-points each named user's license from the source to the target subscription; at "
         "every instant each user holds exactly one of the two. All or nothing.",
     ),
+    f"{TENANT_PREFIX}/subscriptions/{{subscription_id}}/eligibility": {
+        "get": {
+            "summary": "Whether the subscription can be upgraded, to what, and why not",
+            "tags": ["upgrades"],
+            "parameters": [TENANT, _path_id("subscription_id")],
+            "responses": {
+                "200": _response(
+                    "Reasons and targets, as the Upgrade tab shows them.", "Eligibility"
+                ),
+                **_errors("Forbidden", "Locked"),
+            },
+        }
+    },
+    f"{TENANT_PREFIX}/upgrades": {
+        "get": {
+            "summary": "List upgrade runs, newest first",
+            "description": "Readable while the tenant is locked by an upgrade.",
+            "tags": ["upgrades"],
+            "parameters": [
+                TENANT,
+                _query("state", {"type": "string", "enum": RUN_STATES}, "Only runs in this state."),
+                _query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                    "How many runs.",
+                ),
+            ],
+            "responses": {
+                "200": _response("Runs.", "UpgradeRunList"),
+                **_errors("BadRequest", "Forbidden"),
+            },
+        },
+        "post": {
+            "summary": "Place an upgrade",
+            "description": (
+                "Cart, checkout and place order in one request, as on the Upgrade tab: the "
+                "pricing is frozen and charged as quoted, and the tenant's admin center is "
+                "locked until the run ends. Requires an Idempotency-Key header: sending the "
+                "same key and body again returns the first result (with "
+                "`Idempotent-Replayed: true`); the same key with a different body is refused "
+                "with 409. A request that was refused leaves its key unused."
+            ),
+            "tags": ["upgrades"],
+            "parameters": [
+                TENANT,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": True,
+                    "description": "A unique key per intended order, e.g. a UUID.",
+                    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"},
+                },
+            ],
+            "requestBody": {"required": True, "content": _json(_ref("UpgradeRequest"))},
+            "responses": {
+                "201": _response("The upgrade run, just placed (or replayed).", "UpgradeRun"),
+                **_errors("BadRequest", "Forbidden", "Conflict", "Unprocessable", "Locked"),
+            },
+        },
+    },
+    f"{TENANT_PREFIX}/upgrades/{{run_id}}": {
+        "get": {
+            "summary": "An upgrade run's status: state, progress, failure and timeline",
+            "description": "Readable while the tenant is locked by an upgrade.",
+            "tags": ["upgrades"],
+            "parameters": [TENANT, _path_id("run_id")],
+            "responses": {
+                "200": _response("The run with its events.", "UpgradeRun"),
+                **_errors("Forbidden"),
+            },
+        }
+    },
 }
 
 DOCUMENT = {

@@ -1,12 +1,13 @@
 import datetime as dt
 import secrets
+from collections.abc import Callable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from portal import clock
 from portal.errors import DomainError
-from portal.models import ApiToken, Membership, Role
+from portal.models import ApiIdempotencyKey, ApiToken, Membership, Role
 from portal.services import audit_event_record
 
 from .selectors import TOKEN_PREFIX, api_token_hash
@@ -82,3 +83,43 @@ def api_token_touch(*, token: ApiToken) -> None:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
+
+
+def api_idempotent_call(
+    *, tenant, key: str, fingerprint: str, perform: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict, bool]:
+    """Run `perform` once per (tenant, key). Returns (status, body, replayed).
+
+    The key's row is inserted first, in the same transaction as everything `perform` writes:
+    a concurrent request with the same key waits on the unique index until this one commits
+    and then replays its result; if `perform` raises, the row goes with the rest and the key
+    may be used again."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = ApiIdempotencyKey.objects.create(
+                    tenant=tenant,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status=0,
+                    response={},
+                    created_at=clock.now(),
+                )
+        except IntegrityError:
+            record = None
+        if record is None:
+            first = ApiIdempotencyKey.objects.get(tenant=tenant, key=key)
+            if first.fingerprint != fingerprint:
+                raise DomainError(
+                    _(
+                        "This Idempotency-Key was already used for a different request. Use a "
+                        "new key for a new request."
+                    ),
+                    code="idempotency_key_reused",
+                )
+            return first.status, first.response, True
+        status, body = perform()
+        record.status = status
+        record.response = body
+        record.save(update_fields=["status", "response"])
+    return status, body, False

@@ -4,6 +4,7 @@ from django.urls import path, re_path, register_converter
 
 from billing import api as billing_api
 from licensing import api as licensing_api
+from upgrades import api as upgrades_api
 
 from . import views
 from .framework import MAX_ID, route
@@ -55,6 +56,21 @@ urlpatterns = [
         TENANT + "licenses/replace",
         route(post=licensing_api.license_replace),
         name="api_licenses_replace",
+    ),
+    path(
+        TENANT + "subscriptions/<api_id:subscription_id>/eligibility",
+        route(get=upgrades_api.eligibility),
+        name="api_eligibility",
+    ),
+    path(
+        TENANT + "upgrades",
+        route(get=upgrades_api.upgrade_list, post=upgrades_api.upgrade_place),
+        name="api_upgrades",
+    ),
+    path(
+        TENANT + "upgrades/<api_id:run_id>",
+        route(get=upgrades_api.upgrade_status),
+        name="api_upgrade",
     ),
     re_path(r"", views.not_found),
 ]
