@@ -5,44 +5,19 @@ state of an uninterrupted run, and no user ever holds zero or two of the two lic
 import time
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Q
 
 from billing.models import Invoice, Subscription
 from licensing.models import DirectoryUser, LicenseAssignment
 from portal.models import AdminLock
-from tests.processes import Worker, worker_env
 from upgrades import engine, services
 from upgrades.models import RunState, UpgradeRun
 
 from .conftest import make_e4_tenant, place
+from .workers import start_worker
 
 USERS = 300
 ADDONS = [("PHONE_SYSTEM", 120, 120), ("AUDIO_CONF", 80, 80), ("EXTRA_STORAGE", 250, 0)]
-
-
-def database_url_of_test_db() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def start_worker(tmp_path, name, **env):
-    from django.conf import settings
-
-    worker = Worker(
-        worker_env(
-            DJANGO_SETTINGS_MODULE="portal.settings.test",
-            DATABASE_URL=database_url_of_test_db(),
-            REDIS_URL=settings.REDIS_URL,
-            CELERY_BROKER_URL=settings.REDIS_URL,
-            PORTAL_PROVISIONING_DELAY_SECONDS="0",
-            **env,
-        ),
-        tmp_path / f"{name}.log",
-    )
-    worker.wait_ready()
-    return worker
 
 
 def users_not_on_exactly_one(tenant) -> int:
@@ -121,7 +96,7 @@ def test_worker_killed_mid_move_the_run_completes_as_if_uninterrupted(
     try:
         deadline = time.monotonic() + 60
         current = sample()
-        while not (current.state == RunState.MOVING_LICENSES and 0 < current.moved):
+        while not (current.state == RunState.MOVING_LICENSES and current.moved > 0):
             assert time.monotonic() < deadline, first.log_path.read_text()[-3000:]
             time.sleep(0.02)
             current = sample()

@@ -1,0 +1,1 @@
+from tests.upgrades.conftest import committed_catalog  # noqa: F401 (a fixture)
