@@ -4,7 +4,16 @@ from django.shortcuts import get_object_or_404
 
 from portal.models import Tenant
 
-from .models import CreditCheck, Invoice, Order, Product, ProductKind, Status, Subscription
+from .models import (
+    BillingProfile,
+    CreditCheck,
+    Invoice,
+    Order,
+    Product,
+    ProductKind,
+    Status,
+    Subscription,
+)
 
 STATUS_FILTERS = {
     "active": [Status.ACTIVE, Status.PROVISIONING],
@@ -116,6 +125,11 @@ def order_list_waiting(*, tenant: Tenant):
         .select_related("credit_check")
         .order_by("-placed_at")
     )
+
+
+def billing_profile_get(*, tenant: Tenant) -> BillingProfile | None:
+    """The tenant's "Billed to" details and card on file, if it has any yet."""
+    return BillingProfile.objects.filter(tenant=tenant).first()
 
 
 def credit_check_pending(*, tenant: Tenant) -> bool:

@@ -469,3 +469,20 @@ def test_adding_licenses_beyond_the_most_a_subscription_holds_is_refused(tenant,
     e5.refresh_from_db()
     assert e5.quantity == 999_999
     assert not InvoiceLine.objects.exists()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
+def test_next_pointing_off_site_is_ignored(tenant, admin_for, target):
+    client, _ = admin_for(tenant)
+    sold_to = {
+        "name": "Renamed Ltd",
+        "address_line": "3 Road",
+        "city": "Malmo",
+        "postal_code": "21100",
+        "country": "SE",
+        "next": target,
+    }
+    response = client.post(_url("sold_to_edit", tenant), sold_to)
+    assert response["Location"] == _url("purchase_checkout", tenant)
+    paid = client.post(_url("invoice_pay", tenant, 999_999), {"next": target})
+    assert paid["Location"] == _url("products", tenant)

@@ -1,0 +1,38 @@
+"""Billing pages, by area: Your products and a subscription's own pages (subscriptions), and
+the buy flow (purchase). billing/urls.py names them through this package."""
+
+from .purchase import (
+    billed_to_edit,
+    order_detail,
+    purchase_cart,
+    purchase_checkout,
+    purchase_place,
+    purchase_start,
+    sold_to_edit,
+)
+from .subscriptions import (
+    invoice_pay,
+    licenses_add,
+    licenses_remove,
+    products,
+    subscription_cancel,
+    subscription_detail,
+    subscription_reactivate,
+)
+
+__all__ = [
+    "billed_to_edit",
+    "invoice_pay",
+    "licenses_add",
+    "licenses_remove",
+    "order_detail",
+    "products",
+    "purchase_cart",
+    "purchase_checkout",
+    "purchase_place",
+    "purchase_start",
+    "sold_to_edit",
+    "subscription_cancel",
+    "subscription_detail",
+    "subscription_reactivate",
+]
