@@ -1,0 +1,213 @@
+"""Times an upgrade run of a tenant of N users (default 100,000) against one raw SQL statement
+moving the same N license rows, in the same process, and prints both and their ratio
+(target: 3 or less at 100,000 users).
+
+    .venv/bin/python bench/upgrade_scale.py [N]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_upgrade .venv/bin/python \
+        bench/upgrade_scale.py 10000
+
+It drops, creates and migrates its own scratch PostgreSQL database (default
+portal_bench_upgrade; the name must start with portal_bench), seeds a fresh tenant (E4 for
+every user, an Extra File Storage add-on) and places the upgrade to Office 365 E5 through
+the real services (cart, checkout, place order). Then it runs the engine in-process with zero
+simulated latency, from Placed to Completed, every step included (payment, batched moves,
+add-ons, cancelling E4). The raw statement is then `UPDATE licensing_licenseassignment SET
+subscription_id = E4 WHERE subscription_id = E5` on the same rows. Both start after VACUUM
+ANALYZE, as autovacuum would leave a live database. Celery is pointed at an in-memory broker:
+nothing is sent anywhere."""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_upgrade"
+TARGET_RATIO = 3.0
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/upgrade_scale.py needs a PostgreSQL DATABASE_URL (a scratch database).")
+    return url
+
+
+def database_recreate(url: str) -> None:
+    """A fresh scratch database each time: audit events and runs are never deleted, so an
+    old bench tenant cannot be removed, and its rows would skew the next measurement."""
+    import psycopg
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    if not name.startswith("portal_bench"):
+        sys.exit("Refusing to recreate a database whose name does not start with portal_bench.")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
+    os.environ["PORTAL_SECONDS_PER_MOVED_USER"] = "0"
+    os.environ["PORTAL_PROVISIONING_DELAY_SECONDS"] = "0"
+    # A real order this size waits for a credit check; the bench times the run, not the wait.
+    os.environ["PORTAL_CREDIT_CHECK_THRESHOLD"] = "1000000000000"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
+    import django
+
+    django.setup()
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("licensing_directoryuser", "licensing_licenseassignment"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def tenant_seed(users: int):
+    """A fresh tenant: users and their E4 licenses inserted set-based by the database."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from billing.models import BillingProfile, Product, Status
+    from billing.services import subscription_create
+    from portal.models import Membership, Role, Tenant
+
+    slug = f"bench-upgrade-{users}"
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            slug=slug, name=f"Upgrade bench {users}", currency="USD", city="Seattle"
+        )
+        BillingProfile.objects.create(
+            tenant=tenant,
+            contact_name="AP",
+            contact_email="ap@bench.test",
+            address_line="1 Main Street",
+            city="Seattle",
+            postal_code="98101",
+            country="US",
+            card_brand="Visa",
+            card_last4="4242",
+            card_token="tok_visa",
+        )
+        admin, _ = get_user_model().objects.get_or_create(username="bench-upgrader@bench.test")
+        Membership.objects.create(user=admin, tenant=tenant, role=Role.GLOBAL_ADMIN)
+        e4 = subscription_create(
+            tenant=tenant,
+            product=Product.objects.get(code="O365_E4"),
+            quantity=users,
+            billing_frequency="monthly",
+            channel="direct_card",
+            status=Status.ACTIVE,
+        )
+        subscription_create(
+            tenant=tenant,
+            product=Product.objects.get(code="EXTRA_STORAGE"),
+            quantity=100,
+            billing_frequency="monthly",
+            channel="direct_card",
+            parent=e4,
+            status=Status.ACTIVE,
+        )
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO licensing_directoryuser (tenant_id, upn, display_name, department,
+                                                     created_at)
+                SELECT %s, 'user' || i || '@' || %s || '.example', 'User ' || lpad(i::text, 6, '0'),
+                       'Sales', %s
+                FROM generate_series(1, %s) AS i
+                """,
+                [tenant.pk, slug, now, users],
+            )
+            cursor.execute(
+                """
+                INSERT INTO licensing_licenseassignment (tenant_id, user_id, subscription_id,
+                                                         disabled_services, assigned_at)
+                SELECT %s, id, %s, '[]'::jsonb, %s FROM licensing_directoryuser
+                WHERE tenant_id = %s ORDER BY id
+                """,
+                [tenant.pk, e4.pk, now, tenant.pk],
+            )
+    return tenant, e4, admin
+
+
+def upgrade_place(tenant, e4, admin):
+    from portal.selectors import tenant_access_get
+    from upgrades import services
+
+    access = tenant_access_get(user=admin, slug=tenant.slug)
+    cart = services.upgrade_cart_create(access=access, source=e4, target_code="O365_E5")
+    cart = services.upgrade_checkout_open(cart=cart)
+    return services.upgrade_place(
+        tenant=tenant, actor=admin, cart=cart, idempotency_key=cart.checkout_token
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("users", nargs="?", type=int, default=100_000)
+    args = parser.parse_args()
+    url = database_url()
+    database_recreate(url)
+    django_setup(url)
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from licensing.models import LicenseAssignment
+    from upgrades import engine
+    from upgrades.models import RunState
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    tenant, e4, admin = tenant_seed(args.users)
+    print(f"seeded {args.users} users in {time.perf_counter() - started:.1f}s")
+    run = upgrade_place(tenant, e4, admin)
+    vacuum()
+
+    started = time.perf_counter()
+    state = engine.run_advance(run_id=run.pk)
+    run_seconds = time.perf_counter() - started
+    run.refresh_from_db()
+    assert state == RunState.COMPLETED, (state, run.failure_reason)
+    e5_id = run.new_subscription_id
+    moved = LicenseAssignment.objects.filter(subscription_id=e5_id).count()
+    assert moved == args.users and run.moved == args.users, (moved, run.moved)
+    batches = -(-args.users // settings.PORTAL_UPGRADE_BATCH_SIZE)
+
+    vacuum()
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(
+            "UPDATE licensing_licenseassignment SET subscription_id = %s "
+            "WHERE subscription_id = %s",
+            [e4.pk, e5_id],
+        )
+        sql_seconds = time.perf_counter() - started
+        assert cursor.rowcount == args.users
+
+    ratio = run_seconds / sql_seconds
+    print(
+        f"users={args.users} batch={settings.PORTAL_UPGRADE_BATCH_SIZE} ({batches} batches)\n"
+        f"upgrade run (placed -> completed): {run_seconds:.3f}s\n"
+        f"one raw UPDATE of the same rows:   {sql_seconds:.3f}s\n"
+        f"ratio: {ratio:.2f} (target <= {TARGET_RATIO:g})"
+    )
+    return 0 if ratio <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
