@@ -61,11 +61,3 @@ def subscription_transition(
         reason=reason,
     )
     return subscription
-
-
-def next_transition_at(subscription: Subscription) -> tuple[dt.datetime, str] | None:
-    step = NEXT_STATE_AFTER.get(subscription.status)
-    if step is None:
-        return None
-    delay, to = step
-    return subscription.status_since + delay, to

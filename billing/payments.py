@@ -133,14 +133,6 @@ def lines_bill(
     return invoice
 
 
-def invoice_list_unpaid(*, tenant: Tenant):
-    return (
-        Invoice.objects.filter(tenant=tenant, state=Invoice.State.UNPAID)
-        .prefetch_related("lines")
-        .order_by("due_date", "pk")
-    )
-
-
 def invoice_pay(*, tenant: Tenant, invoice_id: int, actor) -> Invoice:
     """ "Pay now" on an unpaid invoice with the card on file (simulated)."""
     with transaction.atomic():

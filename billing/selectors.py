@@ -68,10 +68,6 @@ def subscription_status_history(*, subscription: Subscription, limit: int = 20):
     return subscription.status_history.select_related("actor").order_by("-at", "-pk")[:limit]
 
 
-def product_list_on_sale():
-    return Product.objects.filter(on_sale=True).prefetch_related("prices")
-
-
 def plan_list_on_sale():
     return Product.objects.filter(on_sale=True, kind=ProductKind.PLAN).order_by(
         "sort_order", "name"
@@ -81,10 +77,6 @@ def plan_list_on_sale():
 def addon_list_for_base(*, base: Subscription):
     """Add-ons the base's plan accepts, on sale, that can be bought for it."""
     return base.product.accepts.filter(on_sale=True).order_by("sort_order", "name")
-
-
-def product_get_by_code(*, code: str) -> Product:
-    return Product.objects.get(code=code)
 
 
 def addon_list(*, tenant: Tenant, base: Subscription):

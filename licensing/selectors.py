@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.db.models import F, Prefetch, Q, prefetch_related_objects
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from billing.models import AddonScope, Status, Subscription
@@ -35,24 +35,6 @@ def _matching(tenant: Tenant, query: str):
     return users
 
 
-def directory_user_page(
-    *,
-    tenant: Tenant,
-    query: str = "",
-    after: int | tuple[str, int] | None = None,
-    before: int | None = None,
-    limit: int = PAGE_SIZE,
-):
-    """One page of the tenant's users, ordered by name, by keyset (name, id) so that page 2,000
-    costs what page 1 does. A query matches the start of the display name or the UPN.
-    `after` / `before` is the id of the last / first user of the neighbouring page (or, for
-    `after`, a (name, id) pair). Returns the users with their `licenses` prefetched."""
-    users = _user_page(tenant=tenant, query=query, after=after, before=before, limit=limit).users
-    licenses = LicenseAssignment.objects.select_related("subscription__product")
-    prefetch_related_objects(users, Prefetch("licenses", queryset=licenses))
-    return users
-
-
 def directory_user_page_with_links(
     *,
     tenant: Tenant,
@@ -61,7 +43,10 @@ def directory_user_page_with_links(
     before: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> UserPage:
-    """The Users page: a page of users plus the links to the neighbouring pages. Each user
+    """The Users page: one page of the tenant's users, ordered by name by keyset (name, id) so
+    that page 2,000 costs what page 1 does, plus the links to the neighbouring pages. A query
+    matches the start of the display name or the UPN. `after` / `before` is the id of the last
+    / first user of the neighbouring page (or, for `after`, a (name, id) pair). Each user
     carries `license_list`, [(subscription id, product name)], and `license_names` (joined for
     display), read in one narrow query:
     building full subscription and product objects for every row would cost more than
@@ -107,10 +92,6 @@ def _user_page(*, tenant, query, after, before, limit) -> UserPage:
         next_after=rows[-1].pk if rows and has_next else None,
         prev_before=rows[0].pk if rows and has_prev else None,
     )
-
-
-def assigned_count(*, subscription: Subscription) -> int:
-    return LicenseAssignment.objects.filter(subscription=subscription).count()
 
 
 def license_subscription_list(*, tenant: Tenant) -> list[Subscription]:
