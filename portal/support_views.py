@@ -1,30 +1,249 @@
+"""The support console: staff only, a 404 for everybody else (its URLs do not exist for a
+tenant admin). Support engineers search tenants and upgrade runs, read a run's timeline, and
+take a few audited actions, each with a written reason: decide a credit check, retry a failed
+run, release a stuck admin lock, open and resolve service-health incidents."""
+
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from . import selectors
+from upgrades.models import RunState
+from upgrades.selectors import upgrade_run_events
+
+from . import support_selectors as selectors
+from . import support_services as services
+from .errors import DomainError
 from .roles import is_support
+from .support_forms import CreditCheckDecisionForm, IncidentOpenForm, ReasonForm, RunSearchForm
 
 
 def support_view(view):
-    """Support console pages: staff only, and a 404 for everybody else (its URLs do not
-    exist for a tenant admin)."""
+    """Support console pages: staff only, and a 404 for everybody else."""
 
     @login_required
+    @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not is_support(request.user):
             raise Http404
         return view(request, *args, **kwargs)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
+    # Support engineers are never locked out, and for anybody else these URLs do not exist:
+    # the lock page would give them away (the middleware looks at tenant_slug).
+    wrapper.lock_exempt = True
     return wrapper
+
+
+def _render_run(request, run, *, status=200, **forms):
+    # A refused action's own form may not be shown any more (the run moved on): its
+    # errors go at the top of the page too.
+    refused = [str(e) for form in forms.values() for e in form.non_field_errors()]
+    context = {
+        "refused": refused,
+        "run": run,
+        "events": list(upgrade_run_events(run=run)),
+        "credit_check": selectors.support_run_credit_check(run=run),
+        "audit": selectors.support_run_audit(run=run),
+        "lock": getattr(run.tenant, "admin_lock", None),
+        "decision_form": forms.get("decision_form") or CreditCheckDecisionForm(),
+        "retry_form": forms.get("retry_form") or ReasonForm(),
+        "awaiting": run.state == RunState.AWAITING_CREDIT_CHECK,
+        "failed": run.state == RunState.FAILED,
+    }
+    return render(request, "portal/support_run.html", context, status=status)
 
 
 @support_view
 def console(request):
-    query = request.GET.get("q", "").strip()
-    tenants = selectors.tenant_list_for_user(user=request.user).select_related("admin_lock")
-    if query:
-        tenants = tenants.filter(name__icontains=query)
-    return render(request, "portal/support_console.html", {"tenants": tenants[:200], "q": query})
+    query = request.GET.get("q", "").strip()[:100]
+    return render(
+        request,
+        "portal/support_console.html",
+        {
+            "q": query,
+            "tenants": selectors.support_tenant_search(query=query),
+            "locks": selectors.support_lock_list(),
+            "incidents": selectors.support_incident_list(open_only=True),
+            "waiting": selectors.support_run_search(state=RunState.AWAITING_CREDIT_CHECK),
+            "failed": selectors.support_run_search(state=RunState.FAILED)[:20],
+        },
+    )
+
+
+@support_view
+def run_search(request):
+    form = RunSearchForm(request.GET or None)
+    runs = []
+    if form.is_bound and form.is_valid():
+        runs = selectors.support_run_search(
+            tenant_query=form.cleaned_data["tenant"].strip(),
+            state=form.cleaned_data["state"] or None,
+            age=form.cleaned_data["age"] or None,
+        )
+    elif not form.is_bound:
+        runs = selectors.support_run_search()
+    return render(request, "portal/support_runs.html", {"form": form, "runs": runs})
+
+
+@support_view
+def run_detail(request, run_id):
+    return _render_run(request, selectors.support_run_get(pk=run_id))
+
+
+@support_view
+@require_POST
+def run_credit_check(request, run_id):
+    run = selectors.support_run_get(pk=run_id)
+    form = CreditCheckDecisionForm(request.POST)
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            services.support_credit_check_decide(
+                run=run, approve=approve, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                _("Credit check approved: the upgrade continues.")
+                if approve
+                else _("Credit check declined: nothing was charged and the lock is released."),
+            )
+            return redirect("support_run", run_id=run.pk)
+    return _render_run(request, run, status=400, decision_form=form)
+
+
+@support_view
+@require_POST
+def run_retry(request, run_id):
+    run = selectors.support_run_get(pk=run_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_run_retry(
+                run=run, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The upgrade resumes from the step that failed."))
+            return redirect("support_run", run_id=run.pk)
+    return _render_run(request, run, status=400, retry_form=form)
+
+
+def _render_tenant(request, tenant, *, status=200, release_form=None):
+    return render(
+        request,
+        "portal/support_tenant.html",
+        {
+            "tenant": tenant,
+            "lock": getattr(tenant, "admin_lock", None),
+            "runs": selectors.support_tenant_runs(tenant=tenant),
+            "incidents": selectors.support_tenant_incidents(tenant=tenant),
+            "audit": selectors.support_tenant_audit(tenant=tenant),
+            "release_form": release_form or ReasonForm(),
+        },
+        status=status,
+    )
+
+
+@support_view
+def tenant_detail(request, tenant_slug):
+    return _render_tenant(request, selectors.support_tenant_get(slug=tenant_slug))
+
+
+@support_view
+@require_POST
+def lock_release(request, tenant_slug):
+    tenant = selectors.support_tenant_get(slug=tenant_slug)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_lock_release(
+                tenant=tenant, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Lock released: the organisation's admins can sign in."))
+            return redirect("support_tenant", tenant_slug=tenant.slug)
+    return _render_tenant(request, tenant, status=400, release_form=form)
+
+
+def _render_incidents(
+    request, *, status=200, open_form=None, resolve_error_for=None, resolve_errors=()
+):
+    return render(
+        request,
+        "portal/support_incidents.html",
+        {
+            "incidents": selectors.support_incident_list(),
+            "open_form": open_form or IncidentOpenForm(),
+            "resolve_error_for": resolve_error_for,
+            "resolve_errors": resolve_errors,
+        },
+        status=status,
+    )
+
+
+@support_view
+def incidents(request):
+    if request.method != "POST":
+        return _render_incidents(request)
+    form = IncidentOpenForm(request.POST)
+    if form.is_valid():
+        tenant = None
+        slug = form.cleaned_data["tenant"]
+        if slug:
+            try:
+                tenant = selectors.support_tenant_get(slug=slug)
+            except Http404:
+                form.add_error("tenant", _("No organisation has that short name."))
+        if not form.errors:
+            try:
+                services.support_incident_open(
+                    tenant=tenant,
+                    title=form.cleaned_data["title"],
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Incident opened: Upgrade tabs show the temporary reason until it is "
+                        "resolved."
+                    ),
+                )
+                return redirect("support_incidents")
+    return _render_incidents(request, status=400, open_form=form)
+
+
+@support_view
+@require_POST
+def incident_resolve(request, incident_id):
+    incident = selectors.support_incident_get(pk=incident_id)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_incident_resolve(
+                incident=incident, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Incident resolved."))
+            return redirect("support_incidents")
+    errors = [str(e) for e in form.non_field_errors()] + [
+        str(e) for e in form.errors.get("reason", [])
+    ]
+    return _render_incidents(
+        request, status=400, resolve_error_for=incident.pk, resolve_errors=errors
+    )

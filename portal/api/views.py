@@ -2,6 +2,7 @@
 center's API tokens page, where an admin creates and revokes their tokens."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -63,8 +64,9 @@ def api_tokens(request):
     if request.method == "POST":
         membership = selectors.membership_get(tenant=request.tenant, user=request.user)
         if membership is None:
-            form.add_error(None, _("Only the tenant's own admins can create API tokens."))
-        elif form.is_valid():
+            # Support engineers read every tenant but act in none of them.
+            raise PermissionDenied(_("Only the organisation's own admins can create API tokens."))
+        if form.is_valid():
             try:
                 token, raw = services.api_token_create(
                     membership=membership, name=form.cleaned_data["name"]

@@ -1,0 +1,61 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from upgrades.models import RunState
+
+from .support_selectors import AGES
+
+REASON_HELP = _("Kept in the audit log with your name.")
+
+
+class ReasonForm(forms.Form):
+    """Every support action carries a written reason."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=2000,
+        strip=True,
+        help_text=REASON_HELP,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        error_messages={"required": _("Write a reason: it is kept in the audit log.")},
+    )
+
+
+class CreditCheckDecisionForm(ReasonForm):
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("decline", _("Decline"))],
+    )
+
+
+class IncidentOpenForm(ReasonForm):
+    title = forms.CharField(label=_("Title"), max_length=200, strip=True)
+    tenant = forms.SlugField(
+        label=_("Organisation (short name)"),
+        required=False,
+        help_text=_("Leave empty for an incident that affects every organisation."),
+    )
+
+
+class RunSearchForm(forms.Form):
+    tenant = forms.CharField(label=_("Organisation"), required=False, max_length=100)
+    state = forms.ChoiceField(
+        label=_("State"), required=False, choices=[("", _("Any state")), *RunState.choices]
+    )
+    age = forms.ChoiceField(
+        label=_("Placed"),
+        required=False,
+        choices=[
+            ("", _("Any time")),
+            ("lt1h", _("In the last hour")),
+            ("lt1d", _("In the last day")),
+            ("lt7d", _("In the last week")),
+            ("gt1h", _("More than an hour ago")),
+            ("gt1d", _("More than a day ago")),
+            ("gt7d", _("More than a week ago")),
+        ],
+    )
+
+    def clean_age(self):
+        age = self.cleaned_data["age"]
+        return age if age in AGES else ""

@@ -1,0 +1,114 @@
+"""Reads of the support console. Support engineers see every tenant, so these are the only
+selectors that are not scoped by one tenant; only support views (staff, 404 for everybody
+else) call them. The console sits above every app, as the URLconf does, so it reads the
+upgrades and billing apps' tables through their selectors where they have one."""
+
+import datetime as dt
+
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from billing.models import CreditCheck
+from upgrades import selectors as upgrade_selectors
+
+from . import clock
+from .models import AdminLock, AuditEvent, ServiceIncident, Tenant
+
+# Age filters of the run search: placed within / more than this long ago.
+AGES = {
+    "lt1h": ("newer", dt.timedelta(hours=1)),
+    "lt1d": ("newer", dt.timedelta(days=1)),
+    "lt7d": ("newer", dt.timedelta(days=7)),
+    "gt1h": ("older", dt.timedelta(hours=1)),
+    "gt1d": ("older", dt.timedelta(days=1)),
+    "gt7d": ("older", dt.timedelta(days=7)),
+}
+PAGE = 200
+
+
+def support_tenant_search(*, query: str = ""):
+    tenants = Tenant.objects.select_related("admin_lock").order_by("name")
+    if query:
+        tenants = tenants.filter(Q(name__icontains=query) | Q(slug__icontains=query))
+    return tenants[:PAGE]
+
+
+def support_tenant_get(*, slug: str) -> Tenant:
+    return get_object_or_404(Tenant.objects.select_related("admin_lock"), slug=slug)
+
+
+def support_run_search(
+    *, tenant_query: str = "", state: str | None = None, age: str | None = None, active=None
+):
+    """Upgrade runs of every tenant, newest first, by tenant name or short name, state and
+    age (how long ago the order was placed, on the simulated clock)."""
+    runs = upgrade_selectors.upgrade_run_list(tenant=None, state=state or None, active=active)
+    if tenant_query:
+        runs = runs.filter(
+            Q(tenant__name__icontains=tenant_query) | Q(tenant__slug__icontains=tenant_query)
+        )
+    if age in AGES:
+        direction, delta = AGES[age]
+        cutoff = clock.now() - delta
+        runs = (
+            runs.filter(placed_at__gte=cutoff)
+            if direction == "newer"
+            else runs.filter(placed_at__lt=cutoff)
+        )
+    return runs[:PAGE]
+
+
+def support_tenant_runs(*, tenant: Tenant, limit: int = 50):
+    return upgrade_selectors.upgrade_run_list(tenant=tenant)[:limit]
+
+
+def support_tenant_incidents(*, tenant: Tenant, limit: int = 20):
+    return ServiceIncident.objects.filter(tenant=tenant).order_by("-opened_at")[:limit]
+
+
+def support_run_get(*, pk: int):
+    run = (
+        upgrade_selectors.upgrade_run_list(tenant=None)
+        .select_related("new_subscription__product", "placed_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if run is None:
+        raise Http404
+    return run
+
+
+def support_run_credit_check(*, run) -> CreditCheck | None:
+    return CreditCheck.objects.filter(order_id=run.order_id).select_related("decided_by").first()
+
+
+def support_run_audit(*, run, limit: int = 50):
+    """Audit events about the run and its order."""
+    return (
+        AuditEvent.objects.filter(
+            Q(target=f"upgrade_run:{run.pk}") | Q(target=f"order:{run.order_id}"),
+            tenant_id=run.tenant_id,
+        )
+        .select_related("actor")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+def support_lock_list():
+    return AdminLock.objects.select_related("tenant").order_by("since")
+
+
+def support_incident_list(*, open_only: bool = False, limit: int = 100):
+    incidents = ServiceIncident.objects.select_related("tenant", "opened_by", "resolved_by")
+    if open_only:
+        incidents = incidents.filter(resolved_at__isnull=True)
+    return incidents.order_by("resolved_at", "-opened_at")[:limit]
+
+
+def support_incident_get(*, pk: int) -> ServiceIncident:
+    return get_object_or_404(ServiceIncident, pk=pk)
+
+
+def support_tenant_audit(*, tenant: Tenant, limit: int = 50):
+    return AuditEvent.objects.filter(tenant=tenant).select_related("actor")[:limit]

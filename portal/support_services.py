@@ -1,0 +1,102 @@
+"""Writes of the support console. Every action needs a written reason and leaves an audit
+event; the upgrade actions are the upgrades app's own services (which audit themselves)."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from upgrades import services as upgrade_services
+from upgrades.models import TERMINAL_STATES, UpgradeRun
+
+from .errors import DomainError
+from .models import AdminLock, ServiceIncident, Tenant
+from .roles import is_support
+from .services import audit_event_record, incident_open, incident_resolve
+
+RUN_HOLDER_PREFIX = "upgrade-run:"
+
+
+def _support_only(actor) -> None:
+    if not is_support(actor):
+        raise DomainError(_("Only support engineers can do this."), code="forbidden")
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Write a reason: it is kept in the audit log."), code="reason_required")
+    return reason
+
+
+def support_credit_check_decide(*, run: UpgradeRun, approve: bool, actor, reason: str):
+    _support_only(actor)
+    return upgrade_services.upgrade_credit_check_decide(
+        run=run, approve=approve, actor=actor, reason=_reason(reason)
+    )
+
+
+def support_run_retry(*, run: UpgradeRun, actor, reason: str):
+    _support_only(actor)
+    return upgrade_services.upgrade_retry(run=run, actor=actor, reason=_reason(reason))
+
+
+def _holding_run(lock: AdminLock) -> UpgradeRun | None:
+    if not lock.holder.startswith(RUN_HOLDER_PREFIX):
+        return None
+    pk = lock.holder.removeprefix(RUN_HOLDER_PREFIX)
+    if not pk.isdigit():
+        return None
+    return UpgradeRun.objects.filter(pk=int(pk), tenant_id=lock.tenant_id).first()
+
+
+def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
+    """Release a stuck admin lock: one whose upgrade run has ended (or no longer exists). A
+    run that is still going holds its lock for a reason, so the lock stays: let the run finish,
+    or let it fail and retry it."""
+    _support_only(actor)
+    reason = _reason(reason)
+    with transaction.atomic():
+        lock = AdminLock.objects.select_for_update().filter(tenant=tenant).first()
+        if lock is None:
+            raise DomainError(_("This organisation is not locked."), code="not_locked")
+        run = _holding_run(lock)
+        if run is not None and run.state not in TERMINAL_STATES:
+            raise DomainError(
+                _(
+                    "Upgrade %(run)s still holds this lock and is %(state)s. A lock is stuck "
+                    "only once its upgrade has ended."
+                )
+                % {"run": run.pk, "state": run.get_state_display().lower()},
+                code="run_active",
+            )
+        lock.delete()
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="admin_lock.release",
+            target=f"tenant:{tenant.slug}",
+            reason=reason,
+            data={
+                "holder": lock.holder,
+                "since": lock.since.isoformat(),
+                "lock_reason": lock.reason,
+            },
+        )
+    return True
+
+
+def support_incident_open(
+    *, tenant: Tenant | None, title: str, actor, reason: str
+) -> ServiceIncident:
+    _support_only(actor)
+    title = (title or "").strip()
+    if not title:
+        raise DomainError(_("Give the incident a title."), code="title_required")
+    return incident_open(tenant=tenant, title=title, actor=actor, reason=_reason(reason))
+
+
+def support_incident_resolve(*, incident: ServiceIncident, actor, reason: str) -> ServiceIncident:
+    _support_only(actor)
+    reason = _reason(reason)
+    if incident.resolved_at is not None:
+        raise DomainError(_("This incident is already resolved."), code="resolved")
+    return incident_resolve(incident=incident, actor=actor, reason=reason)
