@@ -2,18 +2,15 @@
 decisions, retries and the reconciler. Each service owns its transaction and enqueues work
 with transaction.on_commit, so a worker never sees a run that is not committed."""
 
-import datetime as dt
-import uuid
-
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import CreditCheck, Order, PaymentMethod, Product
+from billing.models import CreditCheck, Order, PaymentMethod
 from billing.orders import order_get_or_create, request_fingerprint
-from billing.payments import credit_check_decide, credit_check_required, invoice_allowed
+from billing.payments import credit_check_decide
 from licensing.models import LicenseAssignment
 from portal import clock
 from portal.errors import DomainError
@@ -22,11 +19,21 @@ from portal.selectors import tenant_access_get
 from portal.services import admin_lock_acquire, audit_event_record
 
 from . import engine, selectors
+from .checkout import (  # noqa: F401 (re-exported: the cart and checkout services)
+    MAX_QUANTITY,
+    payment_credit_check_required,
+    payment_invoice_allowed,
+    quantity_check,
+    snapshot_stale,
+    target_option_or_error,
+    upgrade_cart_create,
+    upgrade_cart_update,
+    upgrade_checkout_open,
+    upgrade_checkout_update,
+)
 from .models import RunState, UpgradeCart, UpgradeRun
-from .quote import quote_as_snapshot, quote_build, snapshot_total
+from .quote import snapshot_total
 from .transitions import run_transition
-
-MAX_QUANTITY = 1_000_000
 
 
 def _enqueue(run_id: int) -> None:
@@ -44,202 +51,6 @@ def _access_for(*, tenant, actor):
         return tenant_access_get(user=actor, slug=tenant.slug)
     except Http404:
         raise DomainError(_("You have no access to this organisation."), code="no_access") from None
-
-
-def _target_option_or_error(*, access, source, target_code: str):
-    eligibility = selectors.eligibility_for(access=access, subscription=source)
-    if eligibility.reasons:
-        raise DomainError(str(eligibility.reasons[0].message), code=eligibility.reasons[0].code)
-    option = eligibility.target(target_code)
-    if option is None:
-        raise DomainError(_("That plan is not an upgrade of this subscription."), code="no_path")
-    if not option.available:
-        raise DomainError(str(option.reasons[0].message), code=option.reasons[0].code)
-    return option
-
-
-def _quantity_check(*, cart: UpgradeCart, quantity: int) -> None:
-    source = cart.source
-    assigned = LicenseAssignment.objects.filter(subscription=source).count()
-    if quantity < source.quantity:
-        raise DomainError(
-            _("Licenses cannot be removed as part of an upgrade: choose %(qty)s or more.")
-            % {"qty": source.quantity},
-            code="quantity_below_current",
-        )
-    if quantity < assigned:
-        raise DomainError(
-            _("Every assigned user needs a license: choose %(qty)s or more.") % {"qty": assigned},
-            code="quantity_below_assigned",
-        )
-    cap = cart.target.seat_cap
-    if cap is not None and quantity > cap:
-        raise DomainError(
-            _("%(target)s is limited to %(cap)s licenses.")
-            % {"target": cart.target.name, "cap": cap},
-            code="seat_cap",
-        )
-    if quantity > MAX_QUANTITY:
-        raise DomainError(_("That is more licenses than can be bought online."), code="too_many")
-
-
-def _open_cart_or_error(*, cart: UpgradeCart) -> None:
-    if cart.order_id:
-        raise DomainError(_("This order has already been placed."), code="cart_placed")
-
-
-# --- Cart and checkout ---------------------------------------------------------------------
-
-
-def upgrade_cart_create(*, access, source, target_code: str) -> UpgradeCart:
-    """Start an upgrade from the Upgrade tab: quantity and billing as the source has them."""
-    _target_option_or_error(access=access, source=source, target_code=target_code)
-    now = clock.now()
-    cart = UpgradeCart.objects.create(
-        tenant=access.tenant,
-        source=source,
-        target=Product.objects.get(code=target_code),
-        billing_frequency=source.billing_frequency,
-        quantity=source.quantity,
-        created_by=_actor(access.user),
-        created_at=now,
-        updated_at=now,
-    )
-    return cart
-
-
-@transaction.atomic
-def upgrade_cart_update(*, cart: UpgradeCart, billing_frequency: str, quantity: int):
-    cart = (
-        UpgradeCart.objects.select_for_update().select_related("source", "target").get(pk=cart.pk)
-    )
-    _open_cart_or_error(cart=cart)
-    _quantity_check(cart=cart, quantity=quantity)
-    cart.billing_frequency = billing_frequency
-    cart.quantity = quantity
-    # Any change to what is bought thaws the price: checkout freezes a new one.
-    cart.snapshot = None
-    cart.snapshot_at = None
-    cart.checkout_token = ""
-    cart.updated_at = clock.now()
-    cart.save()
-    return cart
-
-
-def _snapshot_stale(cart: UpgradeCart) -> bool:
-    if not cart.snapshot or not cart.snapshot_at:
-        return True
-    age = clock.now() - cart.snapshot_at
-    if age > dt.timedelta(seconds=settings.PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS):
-        return True
-    source = cart.source
-    frozen = cart.snapshot["source"]
-    addons = sorted(cart.snapshot["moved_addons"] + cart.snapshot["removed_addons"])
-    live_addons = sorted(a.pk for a in selectors.upgrade_addon_list(source=source))
-    return (
-        frozen["quantity"] != source.quantity
-        or frozen["paid_through"] != source.paid_through.isoformat()
-        or addons != live_addons
-    )
-
-
-@transaction.atomic
-def upgrade_checkout_open(*, cart: UpgradeCart) -> UpgradeCart:
-    """Freeze the pricing snapshot when checkout opens (again only when it went stale)."""
-    cart = (
-        UpgradeCart.objects.select_for_update()
-        .select_related("source__product", "source__tenant", "target", "tenant")
-        .get(pk=cart.pk)
-    )
-    if cart.order_id or not _snapshot_stale(cart):
-        return cart
-    tenant = cart.tenant
-    quote = quote_build(
-        source=cart.source,
-        target=cart.target,
-        quantity=cart.quantity,
-        billing_frequency=cart.billing_frequency,
-        addons=list(selectors.upgrade_addon_list(source=cart.source)),
-    )
-    cart.snapshot = quote_as_snapshot(
-        quote=quote, source=cart.source, target=cart.target, cart=cart
-    )
-    cart.snapshot_at = clock.now()
-    cart.checkout_token = uuid.uuid4().hex
-    if not cart.sold_to:
-        cart.sold_to = {
-            "organisation": tenant.name,
-            "address_line": tenant.address_line,
-            "city": tenant.city,
-            "postal_code": tenant.postal_code,
-            "country": tenant.country,
-        }
-    profile = getattr(tenant, "billing_profile", None)
-    if not cart.billed_to and profile is not None:
-        cart.billed_to = {
-            "contact_name": profile.contact_name,
-            "contact_email": profile.contact_email,
-            "address_line": profile.address_line,
-            "city": profile.city,
-            "postal_code": profile.postal_code,
-            "country": profile.country,
-        }
-        cart.po_number = cart.po_number or profile.po_number
-    if not invoice_allowed(
-        total=quote.total, invoice_eligible=bool(profile and profile.invoice_eligible)
-    ):
-        cart.payment_method = PaymentMethod.CARD
-    cart.updated_at = clock.now()
-    cart.save()
-    return cart
-
-
-@transaction.atomic
-def upgrade_checkout_update(
-    *,
-    cart: UpgradeCart,
-    sold_to: dict | None = None,
-    billed_to: dict | None = None,
-    payment_method: str | None = None,
-    po_number: str | None = None,
-) -> UpgradeCart:
-    """The checkout's Change actions: these do not change the price, so the snapshot stays."""
-    cart = UpgradeCart.objects.select_for_update().select_related("tenant").get(pk=cart.pk)
-    _open_cart_or_error(cart=cart)
-    if sold_to is not None:
-        cart.sold_to = {**cart.sold_to, **sold_to}
-    if billed_to is not None:
-        cart.billed_to = {**cart.billed_to, **billed_to}
-    if po_number is not None:
-        cart.po_number = po_number
-    if payment_method is not None:
-        if payment_method == PaymentMethod.INVOICE and not payment_invoice_allowed(cart=cart):
-            raise DomainError(
-                _("Paying by invoice needs an order total of at least %(minimum)s %(cur)s.")
-                % {"minimum": settings.PORTAL_INVOICE_MINIMUM, "cur": cart.tenant.currency},
-                code="invoice_not_allowed",
-            )
-        cart.payment_method = payment_method
-    cart.updated_at = clock.now()
-    cart.save()
-    return cart
-
-
-def payment_invoice_allowed(*, cart: UpgradeCart) -> bool:
-    profile = getattr(cart.tenant, "billing_profile", None)
-    if not cart.snapshot or profile is None:
-        return False
-    return invoice_allowed(
-        total=snapshot_total(cart.snapshot), invoice_eligible=profile.invoice_eligible
-    )
-
-
-def payment_credit_check_required(*, cart: UpgradeCart) -> bool:
-    if not cart.snapshot:
-        return False
-    return credit_check_required(
-        total=snapshot_total(cart.snapshot), payment_method=cart.payment_method
-    )
 
 
 # --- Place order ---------------------------------------------------------------------------
@@ -283,13 +94,13 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                 _("The checkout changed since this page was opened. Review it and try again."),
                 code="checkout_changed",
             )
-        if _snapshot_stale(cart):
+        if snapshot_stale(cart):
             raise DomainError(
                 _("The prices were refreshed. Review the order and place it again."),
                 code="snapshot_stale",
             )
-        _target_option_or_error(access=access, source=cart.source, target_code=cart.target.code)
-        _quantity_check(cart=cart, quantity=cart.quantity)
+        target_option_or_error(access=access, source=cart.source, target_code=cart.target.code)
+        quantity_check(cart=cart, quantity=cart.quantity)
         if cart.payment_method == PaymentMethod.INVOICE and not payment_invoice_allowed(cart=cart):
             raise DomainError(
                 _("This order cannot be paid by invoice."), code="invoice_not_allowed"
