@@ -1,0 +1,30 @@
+from licensing import services
+
+from ._bulk import BulkLicenseCommand
+
+
+class Command(BulkLicenseCommand):
+    help = (
+        "Assign a subscription's licenses to every user named in a CSV file of user principal "
+        "names. All or nothing; no 20-user limit."
+    )
+
+    def add_target_arguments(self, parser):
+        parser.add_argument("--subscription", type=int, required=True, help="Subscription id.")
+
+    def describe(self, *, tenant, count, options):
+        sub = self.subscription(tenant, options["subscription"])
+        return f"assign {sub.product.name} (subscription {sub.pk}) to {count} users."
+
+    def apply(self, *, tenant, actor, user_ids, options):
+        return services.license_assign(
+            tenant=tenant,
+            actor=actor,
+            subscription_id=options["subscription"],
+            user_ids=user_ids,
+            max_users=None,
+        )
+
+    def after(self, *, tenant, options):
+        sub = self.subscription(tenant, options["subscription"])
+        return f"{sub.product.name}: {self.free_licenses(sub)} of {sub.quantity} licenses free"
