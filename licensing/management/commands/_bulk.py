@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from billing.selectors import subscription_get
 from licensing.bulk import directory_user_ids_for_upns
@@ -61,7 +62,9 @@ def read_upns(path: str) -> list[str]:
             with Path(path).open(newline="", encoding="utf-8-sig") as handle:
                 rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise CommandError(f"Cannot read {path}: {error}") from error
+        raise CommandError(
+            _("Cannot read %(path)s: %(error)s") % {"path": path, "error": error}
+        ) from error
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     column = 0
     if rows:
@@ -73,16 +76,16 @@ def read_upns(path: str) -> list[str]:
     upns = [row[column].strip() if column < len(row) else "" for row in rows]
     empty = [n for n, upn in enumerate(upns, start=1) if not upn]
     if empty:
-        raise CommandError(f"Rows without a user principal name: {empty[:20]}")
+        raise CommandError(_("Rows without a user principal name: %(rows)s") % {"rows": empty[:20]})
     if not upns:
-        raise CommandError(f"{path} names no users.")
+        raise CommandError(_("%(path)s names no users.") % {"path": path})
     return upns
 
 
 def listed(upns: list[str]) -> str:
     text = ", ".join(upns[:SHOWN_USERS])
     if len(upns) > SHOWN_USERS:
-        text += f" and {len(upns) - SHOWN_USERS} more"
+        text += " " + _("and %(count)d more") % {"count": len(upns) - SHOWN_USERS}
     return text
 
 
@@ -124,7 +127,17 @@ class BulkLicenseCommand(BaseCommand):
         try:
             return subscription_get(tenant=tenant, pk=pk)
         except Http404:
-            raise CommandError(f"Tenant {tenant.slug} has no subscription {pk}.") from None
+            raise CommandError(
+                _("Tenant %(tenant)s has no subscription %(pk)s.")
+                % {"tenant": tenant.slug, "pk": pk}
+            ) from None
+
+    def free_text(self, subscription) -> str:
+        return _("%(product)s: %(free)d of %(quantity)d licenses free") % {
+            "product": subscription.product.name,
+            "free": self.free_licenses(subscription),
+            "quantity": subscription.quantity,
+        }
 
     def free_licenses(self, subscription) -> int:
         # subscription_get counts the assigned licenses as it loads the row.
@@ -133,16 +146,18 @@ class BulkLicenseCommand(BaseCommand):
     def handle(self, *args, **options):
         tenant = Tenant.objects.filter(slug=options["tenant"]).first()
         if tenant is None:
-            raise CommandError(f"No tenant has the short name {options['tenant']!r}.")
+            raise CommandError(
+                _("No tenant has the short name “%(slug)s”.") % {"slug": options["tenant"]}
+            )
         actor = None
         if options["actor"]:
             actor = get_user_model().objects.filter(username=options["actor"]).first()
             if actor is None:
-                raise CommandError(f"No user is called {options['actor']!r}.")
+                raise CommandError(_("No user is called “%(name)s”.") % {"name": options["actor"]})
         upns = read_upns(options["csv_path"])
         show = not options["no_progress"]
 
-        bar = ProgressBar(self.stderr, "Finding users", enabled=show)
+        bar = ProgressBar(self.stderr, _("Finding users"), enabled=show)
         try:
             user_ids = directory_user_ids_for_upns(tenant=tenant, upns=upns, progress=bar)
         except DomainError as error:
@@ -151,7 +166,7 @@ class BulkLicenseCommand(BaseCommand):
         bar.finish()
 
         plan = self.describe(tenant=tenant, count=len(user_ids), options=options)
-        bar = ProgressBar(self.stderr, "Applying", enabled=show)
+        bar = ProgressBar(self.stderr, _("Applying"), enabled=show)
         bar(0, len(user_ids))
         try:
             with transaction.atomic():
@@ -168,14 +183,18 @@ class BulkLicenseCommand(BaseCommand):
         bar.finish()
 
         if options["dry_run"]:
-            self.stdout.write(f"Dry run, nothing changed. Would {plan}")
-            self.stdout.write(f"  users: {listed(upns)}")
+            self.stdout.write(_("Dry run, nothing changed. Would %(plan)s") % {"plan": plan})
+            self.stdout.write("  " + _("users: %(users)s") % {"users": listed(upns)})
             if after:
-                self.stdout.write(f"  afterwards: {after}")
+                self.stdout.write("  " + _("afterwards: %(counts)s") % {"counts": after})
         else:
-            self.stdout.write(self.style.SUCCESS(f"Done, {changed} users changed: {plan}"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("Done, %(count)d users changed: %(plan)s") % {"count": changed, "plan": plan}
+                )
+            )
             if after:
-                self.stdout.write(f"  now: {after}")
+                self.stdout.write("  " + _("now: %(counts)s") % {"counts": after})
 
     def after(self, *, tenant, options) -> str:
         """The affected subscriptions' counts once the change is applied (inside the
@@ -185,7 +204,10 @@ class BulkLicenseCommand(BaseCommand):
     def refuse(self, error: DomainError):
         details = getattr(error, "details", None) or {}
         users = details.get("users")
-        message = f"Refused, nothing changed: {error.message}"
+        message = _("Refused, nothing changed: %(reason)s") % {"reason": error.message}
         if users:
-            message += f"\n  {details.get('count', len(users))} users: " + ", ".join(users)
+            message += "\n  " + _("%(count)d users: %(users)s") % {
+                "count": details.get("count", len(users)),
+                "users": ", ".join(users),
+            }
         raise CommandError(message)

@@ -1,3 +1,5 @@
+from django.utils.translation import gettext as _
+
 from licensing import services
 
 from ._bulk import BulkLicenseCommand
@@ -16,10 +18,16 @@ class Command(BulkLicenseCommand):
     def describe(self, *, tenant, count, options):
         source = self.subscription(tenant, options["source"])
         target = self.subscription(tenant, options["target"])
-        return (
-            f"move {count} users from {source.product.name} (subscription {source.pk}) "
-            f"to {target.product.name} (subscription {target.pk})."
-        )
+        return _(
+            "move %(count)d users from %(source)s (subscription %(source_pk)s) to %(target)s "
+            "(subscription %(target_pk)s)."
+        ) % {
+            "count": count,
+            "source": source.product.name,
+            "source_pk": source.pk,
+            "target": target.product.name,
+            "target_pk": target.pk,
+        }
 
     def apply(self, *, tenant, actor, user_ids, options):
         return services.license_replace(
@@ -35,7 +43,5 @@ class Command(BulkLicenseCommand):
         parts = []
         for key in ("source", "target"):
             sub = self.subscription(tenant, options[key])
-            parts.append(
-                f"{sub.product.name}: {self.free_licenses(sub)} of {sub.quantity} licenses free"
-            )
+            parts.append(self.free_text(sub))
         return "; ".join(parts)

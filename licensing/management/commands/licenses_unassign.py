@@ -1,3 +1,5 @@
+from django.utils.translation import gettext as _
+
 from licensing import services
 
 from ._bulk import BulkLicenseCommand
@@ -14,7 +16,11 @@ class Command(BulkLicenseCommand):
 
     def describe(self, *, tenant, count, options):
         sub = self.subscription(tenant, options["subscription"])
-        return f"unassign {sub.product.name} (subscription {sub.pk}) from {count} users."
+        return _("unassign %(product)s (subscription %(pk)s) from %(count)d users.") % {
+            "product": sub.product.name,
+            "pk": sub.pk,
+            "count": count,
+        }
 
     def apply(self, *, tenant, actor, user_ids, options):
         return services.license_unassign(
@@ -27,4 +33,4 @@ class Command(BulkLicenseCommand):
 
     def after(self, *, tenant, options):
         sub = self.subscription(tenant, options["subscription"])
-        return f"{sub.product.name}: {self.free_licenses(sub)} of {sub.quantity} licenses free"
+        return self.free_text(sub)
