@@ -524,7 +524,9 @@ PATHS = {
             "requestBody": {"required": True, "content": _json(_ref("UpgradeRequest"))},
             "responses": {
                 "201": _response("The upgrade run, just placed (or replayed).", "UpgradeRun"),
-                **_errors("BadRequest", "Forbidden", "Conflict", "Unprocessable", "Locked"),
+                **_errors(
+                    "BadRequest", "Forbidden", "Conflict", "TooLarge", "Unprocessable", "Locked"
+                ),
             },
         },
     },

@@ -158,3 +158,21 @@ def test_the_openapi_document_is_served_without_a_token():
 
     assert response.status_code == 200
     assert response.json()["openapi"].startswith("3.")
+
+
+def test_a_body_over_the_size_limit_is_413_json(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    users = [f"user{i}@example.test" for i in range(100)]
+
+    response = api.post("licenses/assign", {"subscription_id": 1, "users": users})
+
+    _assert_json_error(response, 413, "request_too_large")
+
+
+def test_a_bug_is_answered_as_json_not_an_html_page(api, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("billing.selectors.subscription_list", broken)
+
+    _assert_json_error(api.get("subscriptions"), 500, "server_error")
