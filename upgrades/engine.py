@@ -283,7 +283,11 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
             actor=run.placed_by,
             reason=f"upgraded to {run.target.name} (upgrade {run.pk})",
         )
-    Subscription.objects.filter(pk=source.pk).update(recurring_billing=False)
+    # The unused paid time was credited on the upgrade invoice: the source is paid through
+    # today, so reactivating it later bills a new period instead of reusing refunded time.
+    Subscription.objects.filter(pk=source.pk).update(
+        recurring_billing=False, paid_through=min(source.paid_through, clock.today())
+    )
     Order.objects.filter(pk=run.order_id).update(state=Order.State.COMPLETED)
     run_transition(run=run, to=RunState.COMPLETED)
     admin_lock_release(tenant=run.tenant, holder=lock_holder(run))

@@ -62,6 +62,8 @@ def test_e4_with_addons_upgrades_to_office_365_e5_end_to_end():
     # E4 is Expired (data kept), the lock is released.
     t.e4.refresh_from_db()
     assert t.e4.status == Status.EXPIRED
+    # Its unused time was credited, so it is paid through today: reactivating bills anew.
+    assert t.e4.paid_through <= clock.today()
     assert not AdminLock.objects.filter(tenant=t.tenant).exists()
     # The invoice carries the prorated credit for E4 and for the removed add-ons.
     invoice = Invoice.objects.get(order=run.order)

@@ -266,6 +266,9 @@ def test_status_is_reachable_from_the_old_and_the_new_subscription():
         assert status in template.render(Context({"s": subscription}))
     assert status in client.get(url("upgrade_tab", t, t.e4.pk)).content.decode()
     assert status in client.get(url("upgrade_tab", t, run.new_subscription_id)).content.decode()
+    for pk in (t.e4.pk, run.new_subscription_id):
+        page = client.get(reverse("subscription_detail", args=[t.tenant.slug, pk]))
+        assert status in page.content.decode()
 
 
 def test_status_page_of_another_tenant_is_not_found():
