@@ -176,6 +176,7 @@ class SubscriptionStatusChange(models.Model):
         "created": _("Bought"),
         "set-up finished": _("Set-up finished"),
         "lifecycle": _("Lifecycle: time in the previous state ran out"),
+        "paid period ended": _("The paid period ended and recurring billing is off"),
         "reactivated": _("Reactivated by an admin"),
         "cancelled by admin": _("Cancelled by an admin"),
     }

@@ -95,17 +95,24 @@ def subscription_create(
 
 
 def subscriptions_advance() -> dict[str, int]:
-    """The periodic lifecycle step: Provisioning -> Active once set up, Expired -> Disabled
-    after 30 days, Disabled -> Deleted after 90. Each row is moved under its own lock so a
-    concurrent admin action is never overwritten."""
+    """The periodic lifecycle step: Provisioning -> Active once set up, Active -> Expired when
+    the paid period ends with recurring billing off, Expired -> Disabled after 30 days,
+    Disabled -> Deleted after 90. Each row is moved under its own lock so a concurrent admin
+    action is never overwritten."""
     from .lifecycle import NEXT_STATE_AFTER
 
     now = clock.now()
-    moved = {"activated": 0, "disabled": 0, "deleted": 0}
+    today = now.date()
+    moved = {"activated": 0, "expired": 0, "disabled": 0, "deleted": 0}
     due = list(
         Subscription.objects.filter(status=Status.PROVISIONING, ready_at__lte=now).values_list(
             "pk", flat=True
         )
+    )
+    due += list(
+        Subscription.objects.filter(
+            status=Status.ACTIVE, recurring_billing=False, paid_through__lt=today
+        ).values_list("pk", flat=True)
     )
     for status, (delay, _to) in NEXT_STATE_AFTER.items():
         due += list(
@@ -125,6 +132,16 @@ def subscriptions_advance() -> dict[str, int]:
                         at=now,
                     )
                     moved["activated"] += 1
+                continue
+            if subscription.status == Status.ACTIVE:
+                if not subscription.recurring_billing and subscription.paid_through < today:
+                    subscription_transition(
+                        subscription=subscription,
+                        to=Status.EXPIRED,
+                        reason="paid period ended",
+                        at=now,
+                    )
+                    moved["expired"] += 1
                 continue
             step = NEXT_STATE_AFTER.get(subscription.status)
             if step and subscription.status_since <= now - step[0]:

@@ -8,6 +8,7 @@ from billing.models import CreditCheck, Invoice, InvoiceLine, Order, Status, Sub
 from billing.orders import purchase_orders_advance
 from billing.payments import credit_check_decide
 from billing.services import subscriptions_advance
+from portal import clock
 from portal.clock import clock_advance
 from portal.models import Role
 
@@ -218,6 +219,21 @@ def test_lifecycle_task_advances_expired_to_disabled_to_deleted_on_time(tenant):
     subscriptions_advance()
     subscription.refresh_from_db()
     assert subscription.status == Status.DELETED
+
+
+def test_lifecycle_task_expires_an_active_subscription_whose_paid_period_ended(tenant):
+    paid_through = clock.today() + dt.timedelta(days=3)
+    ending = SubscriptionFactory(tenant=tenant, recurring_billing=False, paid_through=paid_through)
+    renewing = SubscriptionFactory(tenant=tenant, recurring_billing=True, paid_through=paid_through)
+    clock_advance(delta=dt.timedelta(days=3))
+    assert subscriptions_advance()["expired"] == 0
+    clock_advance(delta=dt.timedelta(days=1))
+    assert subscriptions_advance()["expired"] == 1
+    ending.refresh_from_db()
+    renewing.refresh_from_db()
+    assert ending.status == Status.EXPIRED
+    assert ending.status_history.last().reason == "paid period ended"
+    assert renewing.status == Status.ACTIVE
 
 
 # --- Roles -----------------------------------------------------------------------------------
