@@ -84,38 +84,32 @@ def license_list(request):
     }
 
 
-@endpoint(cap=Cap.LICENSES)
-def license_assign(request):
+def _single_subscription_change(request, *, operation: str, service):
+    """assign and unassign take the same body: one subscription and the users' UPNs."""
     body = json_body(request)
     _refuse_unknown_fields(body, {"subscription_id", "users"})
     subscription_id = id_field(body, "subscription_id")
-    upns = _users(body)
-    user_ids = directory_user_ids_for_upns(tenant=request.tenant, upns=upns)
-    changed = services.license_assign(
+    user_ids = directory_user_ids_for_upns(tenant=request.tenant, upns=_users(body))
+    changed = service(
         tenant=request.tenant,
         actor=request.access.user,
         subscription_id=subscription_id,
         user_ids=user_ids,
         max_users=None,
     )
-    return {"operation": "assign", "subscription_id": subscription_id, "changed": changed}
+    return {"operation": operation, "subscription_id": subscription_id, "changed": changed}
+
+
+@endpoint(cap=Cap.LICENSES)
+def license_assign(request):
+    return _single_subscription_change(request, operation="assign", service=services.license_assign)
 
 
 @endpoint(cap=Cap.LICENSES)
 def license_unassign(request):
-    body = json_body(request)
-    _refuse_unknown_fields(body, {"subscription_id", "users"})
-    subscription_id = id_field(body, "subscription_id")
-    upns = _users(body)
-    user_ids = directory_user_ids_for_upns(tenant=request.tenant, upns=upns)
-    changed = services.license_unassign(
-        tenant=request.tenant,
-        actor=request.access.user,
-        subscription_id=subscription_id,
-        user_ids=user_ids,
-        max_users=None,
+    return _single_subscription_change(
+        request, operation="unassign", service=services.license_unassign
     )
-    return {"operation": "unassign", "subscription_id": subscription_id, "changed": changed}
 
 
 @endpoint(cap=Cap.LICENSES)

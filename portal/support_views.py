@@ -3,7 +3,7 @@ tenant admin). Support engineers search tenants and upgrade runs, read a run's t
 take a few audited actions, each with a written reason: decide a credit check, retry a failed
 run, release a stuck admin lock, open and resolve service-health incidents."""
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,6 +36,19 @@ def support_view(view):
     # the lock page would give them away (the middleware looks at tenant_slug).
     wrapper.lock_exempt = True
     return wrapper
+
+
+def _reasoned_action(form, action) -> bool:
+    """Every console action: a valid form (with its written reason) runs action(reason=...);
+    a refusal becomes the form's error. True when the action was taken."""
+    if not form.is_valid():
+        return False
+    try:
+        action(reason=form.cleaned_data["reason"])
+    except DomainError as error:
+        form.add_error(None, error.message)
+        return False
+    return True
 
 
 def _render_run(request, run, *, status=200, **forms):
@@ -99,22 +112,23 @@ def run_detail(request, run_id):
 def run_credit_check(request, run_id):
     run = selectors.support_run_get(pk=run_id)
     form = CreditCheckDecisionForm(request.POST)
-    if form.is_valid():
-        approve = form.cleaned_data["decision"] == "approve"
-        try:
-            services.support_credit_check_decide(
-                run=run, approve=approve, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(
-                request,
-                _("Credit check approved: the upgrade continues.")
-                if approve
-                else _("Credit check declined: nothing was charged and the lock is released."),
-            )
-            return redirect("support_run", run_id=run.pk)
+
+    def decide(reason):
+        services.support_credit_check_decide(
+            run=run, approve=approved(), actor=request.user, reason=reason
+        )
+
+    def approved():
+        return form.cleaned_data["decision"] == "approve"
+
+    if _reasoned_action(form, decide):
+        messages.success(
+            request,
+            _("Credit check approved: the upgrade continues.")
+            if approved()
+            else _("Credit check declined: nothing was charged and the lock is released."),
+        )
+        return redirect("support_run", run_id=run.pk)
     return _render_run(request, run, status=400, decision_form=form)
 
 
@@ -123,16 +137,10 @@ def run_credit_check(request, run_id):
 def run_retry(request, run_id):
     run = selectors.support_run_get(pk=run_id)
     form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.support_run_retry(
-                run=run, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, _("The upgrade resumes from the step that failed."))
-            return redirect("support_run", run_id=run.pk)
+    retry = partial(services.support_run_retry, run=run, actor=request.user)
+    if _reasoned_action(form, retry):
+        messages.success(request, _("The upgrade resumes from the step that failed."))
+        return redirect("support_run", run_id=run.pk)
     return _render_run(request, run, status=400, retry_form=form)
 
 
@@ -162,16 +170,10 @@ def tenant_detail(request, tenant_slug):
 def lock_release(request, tenant_slug):
     tenant = selectors.support_tenant_get(slug=tenant_slug)
     form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.support_lock_release(
-                tenant=tenant, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, _("Lock released: the organisation's admins can sign in."))
-            return redirect("support_tenant", tenant_slug=tenant.slug)
+    release = partial(services.support_lock_release, tenant=tenant, actor=request.user)
+    if _reasoned_action(form, release):
+        messages.success(request, _("Lock released: the organisation's admins can sign in."))
+        return redirect("support_tenant", tenant_slug=tenant.slug)
     return _render_tenant(request, tenant, status=400, release_form=form)
 
 
@@ -231,16 +233,10 @@ def incidents(request):
 def incident_resolve(request, incident_id):
     incident = selectors.support_incident_get(pk=incident_id)
     form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.support_incident_resolve(
-                incident=incident, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as error:
-            form.add_error(None, error.message)
-        else:
-            messages.success(request, _("Incident resolved."))
-            return redirect("support_incidents")
+    resolve = partial(services.support_incident_resolve, incident=incident, actor=request.user)
+    if _reasoned_action(form, resolve):
+        messages.success(request, _("Incident resolved."))
+        return redirect("support_incidents")
     errors = [str(e) for e in form.non_field_errors()] + [
         str(e) for e in form.errors.get("reason", [])
     ]

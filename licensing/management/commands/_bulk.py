@@ -211,3 +211,29 @@ class BulkLicenseCommand(BaseCommand):
                 "users": ", ".join(users),
             }
         raise CommandError(message)
+
+
+class SingleSubscriptionCommand(BulkLicenseCommand):
+    """assign and unassign: one --subscription, a licensing service and a summary line."""
+
+    service = None  # staticmethod(licensing.services.license_...)
+    summary = None  # lazily translated, with %(product)s, %(pk)s and %(count)d
+
+    def add_target_arguments(self, parser):
+        parser.add_argument("--subscription", type=int, required=True, help="Subscription id.")
+
+    def describe(self, *, tenant, count, options):
+        sub = self.subscription(tenant, options["subscription"])
+        return self.summary % {"product": sub.product.name, "pk": sub.pk, "count": count}
+
+    def apply(self, *, tenant, actor, user_ids, options):
+        return self.service(
+            tenant=tenant,
+            actor=actor,
+            subscription_id=options["subscription"],
+            user_ids=user_ids,
+            max_users=None,
+        )
+
+    def after(self, *, tenant, options):
+        return self.free_text(self.subscription(tenant, options["subscription"]))

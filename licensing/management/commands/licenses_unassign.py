@@ -1,36 +1,14 @@
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from licensing import services
 
-from ._bulk import BulkLicenseCommand
+from ._bulk import SingleSubscriptionCommand
 
 
-class Command(BulkLicenseCommand):
+class Command(SingleSubscriptionCommand):
     help = (
         "Take a subscription's licenses away from every user named in a CSV file of user "
         "principal names. All or nothing; no 20-user limit."
     )
-
-    def add_target_arguments(self, parser):
-        parser.add_argument("--subscription", type=int, required=True, help="Subscription id.")
-
-    def describe(self, *, tenant, count, options):
-        sub = self.subscription(tenant, options["subscription"])
-        return _("unassign %(product)s (subscription %(pk)s) from %(count)d users.") % {
-            "product": sub.product.name,
-            "pk": sub.pk,
-            "count": count,
-        }
-
-    def apply(self, *, tenant, actor, user_ids, options):
-        return services.license_unassign(
-            tenant=tenant,
-            actor=actor,
-            subscription_id=options["subscription"],
-            user_ids=user_ids,
-            max_users=None,
-        )
-
-    def after(self, *, tenant, options):
-        sub = self.subscription(tenant, options["subscription"])
-        return self.free_text(sub)
+    service = staticmethod(services.license_unassign)
+    summary = _("unassign %(product)s (subscription %(pk)s) from %(count)d users.")
