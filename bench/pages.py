@@ -14,34 +14,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 LARGE, SMALL = 100_000, 100
 TARGET_RATIO = 1.5
-
-
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/pages.py needs a PostgreSQL DATABASE_URL (a scratch database).")
-    return url
-
-
-def database_create(url: str) -> None:
-    """CREATE DATABASE if it is missing (connecting to the server's maintenance database)."""
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def django_setup(url: str) -> None:
@@ -189,8 +170,8 @@ def main():
     parser.add_argument("--reseed", action="store_true", help="build the tenants again")
     args = parser.parse_args()
 
-    url = database_url()
-    database_create(url)
+    url = scratch_database_url(default=DEFAULT_URL, script="bench/pages.py")
+    scratch_database_prepare(url, fresh=False)
     django_setup(url)
     from django.core.management import call_command
     from django.urls import reverse

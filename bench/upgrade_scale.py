@@ -21,35 +21,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_upgrade"
 TARGET_RATIO = 3.0
-
-
-def database_url() -> str:
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/upgrade_scale.py needs a PostgreSQL DATABASE_URL (a scratch database).")
-    return url
-
-
-def database_recreate(url: str) -> None:
-    """A fresh scratch database each time: audit events and runs are never deleted, so an
-    old bench tenant cannot be removed, and its rows would skew the next measurement."""
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name.startswith("portal_bench"):
-        sys.exit("Refusing to recreate a database whose name does not start with portal_bench.")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def django_setup(url: str) -> None:
@@ -160,8 +139,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("users", nargs="?", type=int, default=100_000)
     args = parser.parse_args()
-    url = database_url()
-    database_recreate(url)
+    url = scratch_database_url(default=DEFAULT_URL, script="bench/upgrade_scale.py")
+    scratch_database_prepare(url, fresh=True)
     django_setup(url)
     from django.conf import settings
     from django.core.management import call_command
