@@ -8,9 +8,9 @@ COPY licensing ./licensing
 COPY upgrades ./upgrades
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DJANGO_SETTINGS_MODULE=portal.settings.local python manage.py compiletranslations \
-    && DJANGO_SETTINGS_MODULE=portal.settings.local python manage.py collectstatic --noinput -v0
+RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py compiletranslations \
+    && DJANGO_SETTINGS_MODULE=config.settings.local python manage.py collectstatic --noinput -v0
 RUN useradd --create-home portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

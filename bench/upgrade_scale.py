@@ -39,7 +39,7 @@ def django_setup(url: str) -> None:
     os.environ["PORTAL_PROVISIONING_DELAY_SECONDS"] = "0"
     # A real order this size waits for a credit check; the bench times the run, not the wait.
     os.environ["PORTAL_CREDIT_CHECK_THRESHOLD"] = "1000000000000"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     import django
 
     django.setup()

@@ -28,7 +28,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "portal",
+                "config",
                 "worker",
                 f"--pool={pool}",
                 "--concurrency=1",

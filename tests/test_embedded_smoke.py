@@ -13,7 +13,7 @@ print(result["echo"], result["vendor"])
 
 
 def test_embedded_default_runs_a_task_round_trip_through_a_real_worker(tmp_path):
-    env = worker_env(DJANGO_SETTINGS_MODULE="portal.settings.local", PORTAL_VAR_DIR=tmp_path)
+    env = worker_env(DJANGO_SETTINGS_MODULE="config.settings.local", PORTAL_VAR_DIR=tmp_path)
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
         env.pop(name, None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)

@@ -20,7 +20,7 @@ def run_check(settings_module, extra_env):
 
 def test_production_settings_pass_check_deploy():
     result = run_check(
-        "portal.settings.production",
+        "config.settings.production",
         {
             "DJANGO_SECRET_KEY": "x" * 60 + "-a-long-random-production-key",
             "DJANGO_ALLOWED_HOSTS": "portal.example.com",
@@ -31,6 +31,6 @@ def test_production_settings_pass_check_deploy():
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():
-    result = run_check("portal.settings.production", {"DJANGO_ALLOWED_HOSTS": "x.example"})
+    result = run_check("config.settings.production", {"DJANGO_ALLOWED_HOSTS": "x.example"})
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr

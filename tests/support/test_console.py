@@ -6,10 +6,11 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import URLPattern, reverse
 
-from portal import clock, support_urls
+from portal import clock
 from portal.models import AdminLock, AuditEvent, Role, ServiceIncident
 from portal.selectors import TenantAccess
 from portal.services import admin_lock_acquire
+from support import urls as support_urls
 from upgrades import engine
 from upgrades.models import RunState, UpgradeRun
 from upgrades.selectors import eligibility_for

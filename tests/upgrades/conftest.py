@@ -112,7 +112,7 @@ def e4_tenant(db):
 
 def celery_queue_purge():
     """Drop messages left in the test broker (runs queued by earlier transactional tests)."""
-    from portal.celery import app
+    from config.celery import app
 
     with app.connection_for_write() as connection:
         app.control.purge(connection=connection)

@@ -15,7 +15,7 @@ def database_url_of_test_db() -> str:
 def start_worker(tmp_path, name, **env) -> Worker:
     worker = Worker(
         worker_env(
-            DJANGO_SETTINGS_MODULE="portal.settings.test",
+            DJANGO_SETTINGS_MODULE="config.settings.test",
             DATABASE_URL=database_url_of_test_db(),
             REDIS_URL=settings.REDIS_URL,
             CELERY_BROKER_URL=settings.REDIS_URL,

@@ -10,10 +10,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from billing.models import CreditCheck
+from portal import clock
+from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
 from upgrades import selectors as upgrade_selectors
-
-from . import clock
-from .models import AdminLock, AuditEvent, ServiceIncident, Tenant
 
 # Age filters of the run search: placed within / more than this long ago.
 AGES = {

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from upgrades.models import RunState
 
-from .support_selectors import AGES
+from .selectors import AGES
 
 REASON_HELP = _("Kept in the audit log with your name.")
 

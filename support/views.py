@@ -12,14 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from portal.errors import DomainError
+from portal.roles import is_support
 from upgrades.models import RunState
 from upgrades.selectors import upgrade_run_events
 
-from . import support_selectors as selectors
-from . import support_services as services
-from .errors import DomainError
-from .roles import is_support
-from .support_forms import CreditCheckDecisionForm, IncidentOpenForm, ReasonForm, RunSearchForm
+from . import selectors, services
+from .forms import CreditCheckDecisionForm, IncidentOpenForm, ReasonForm, RunSearchForm
 
 
 def support_view(view):
@@ -67,7 +66,7 @@ def _render_run(request, run, *, status=200, **forms):
         "awaiting": run.state == RunState.AWAITING_CREDIT_CHECK,
         "failed": run.state == RunState.FAILED,
     }
-    return render(request, "portal/support_run.html", context, status=status)
+    return render(request, "support/run.html", context, status=status)
 
 
 @support_view
@@ -75,7 +74,7 @@ def console(request):
     query = request.GET.get("q", "").strip()[:100]
     return render(
         request,
-        "portal/support_console.html",
+        "support/console.html",
         {
             "q": query,
             "tenants": selectors.support_tenant_search(query=query),
@@ -99,7 +98,7 @@ def run_search(request):
         )
     elif not form.is_bound:
         runs = selectors.support_run_search()
-    return render(request, "portal/support_runs.html", {"form": form, "runs": runs})
+    return render(request, "support/runs.html", {"form": form, "runs": runs})
 
 
 @support_view
@@ -147,7 +146,7 @@ def run_retry(request, run_id):
 def _render_tenant(request, tenant, *, status=200, release_form=None):
     return render(
         request,
-        "portal/support_tenant.html",
+        "support/tenant.html",
         {
             "tenant": tenant,
             "lock": getattr(tenant, "admin_lock", None),
@@ -182,7 +181,7 @@ def _render_incidents(
 ):
     return render(
         request,
-        "portal/support_incidents.html",
+        "support/incidents.html",
         {
             "incidents": selectors.support_incident_list(),
             "open_form": open_form or IncidentOpenForm(),

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from portal import views
 
 tenant_patterns = [
     path("", views.tenant_home, name="tenant_home"),
@@ -24,7 +24,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
-    path("support/", include("portal.support_urls")),
+    path("support/", include("support.urls")),
     path("api/", include("portal.api.urls")),
     path("django-admin/", admin.site.urls),
 ]

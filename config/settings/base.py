@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "billing",
     "licensing",
     "upgrades",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -45,8 +46,8 @@ MIDDLEWARE = [
     "portal.middleware.AdminLockMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
-WSGI_APPLICATION = "portal.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {

@@ -4,13 +4,12 @@ event; the upgrade actions are the upgrades app's own services (which audit them
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from portal.errors import DomainError
+from portal.models import AdminLock, ServiceIncident, Tenant
+from portal.roles import is_support
+from portal.services import audit_event_record, incident_open, incident_resolve
 from upgrades import services as upgrade_services
 from upgrades.models import TERMINAL_STATES, UpgradeRun
-
-from .errors import DomainError
-from .models import AdminLock, ServiceIncident, Tenant
-from .roles import is_support
-from .services import audit_event_record, incident_open, incident_resolve
 
 RUN_HOLDER_PREFIX = "upgrade-run:"
 
