@@ -3,20 +3,25 @@ subscription_transition, which rejects illegal moves and writes a history row.""
 
 import datetime as dt
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from portal import clock
-from portal.errors import DomainError
+from portal.actors import recorded_actor
+from portal.transitions import TransitionTable, transition_apply
 
 from .models import Status, Subscription, SubscriptionStatusChange
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.PROVISIONING: frozenset({Status.ACTIVE, Status.DISABLED}),
-    Status.ACTIVE: frozenset({Status.EXPIRED, Status.DISABLED}),
-    Status.EXPIRED: frozenset({Status.ACTIVE, Status.DISABLED}),
-    Status.DISABLED: frozenset({Status.ACTIVE, Status.DELETED}),
-    Status.DELETED: frozenset(),
-}
+TRANSITIONS = TransitionTable(
+    choices=Status,
+    allowed={
+        Status.PROVISIONING: frozenset({Status.ACTIVE, Status.DISABLED}),
+        Status.ACTIVE: frozenset({Status.EXPIRED, Status.DISABLED}),
+        Status.EXPIRED: frozenset({Status.ACTIVE, Status.DISABLED}),
+        Status.DISABLED: frozenset({Status.ACTIVE, Status.DELETED}),
+        Status.DELETED: frozenset(),
+    },
+    illegal_message=_("A subscription cannot go from %(from)s to %(to)s."),
+)
 
 # How long a subscription stays in a state before the periodic task moves it on.
 EXPIRED_DAYS = 30
@@ -41,23 +46,36 @@ def subscription_transition(
     at: dt.datetime | None = None,
 ) -> Subscription:
     """Caller owns the transaction (and should hold the row lock)."""
-    current = subscription.status
-    if to not in TRANSITIONS[current]:
-        raise DomainError(
-            _("A subscription cannot go from %(from)s to %(to)s.")
-            % {"from": Status(current).label, "to": Status(to).label},
-            code="illegal_transition",
-        )
+    TRANSITIONS.check(subscription.status, to)  # before touching the instance
     at = at or clock.now()
-    subscription.status = to
     subscription.status_since = at
-    subscription.save(update_fields=["status", "status_since"])
-    SubscriptionStatusChange.objects.create(
-        subscription=subscription,
-        from_status=current,
-        to_status=to,
-        at=at,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        reason=reason,
+    transition_apply(
+        table=TRANSITIONS,
+        instance=subscription,
+        field="status",
+        to=to,
+        also_save=["status_since"],
+        record=lambda previous: SubscriptionStatusChange.objects.create(
+            subscription=subscription,
+            from_status=previous,
+            to_status=to,
+            at=at,
+            actor=recorded_actor(actor),
+            reason=reason,
+        ),
     )
     return subscription
+
+
+def subscription_activate_if_ready(*, subscription: Subscription, now: dt.datetime | None = None):
+    """Provisioning -> Active once the simulated set-up time has passed. Called by the periodic
+    task and by writes that need an Active subscription (never by a page read). Caller owns the
+    transaction and holds the row lock. True when it was activated."""
+    now = now or clock.now()
+    ready_at = subscription.ready_at
+    if subscription.status != Status.PROVISIONING or ready_at is None or ready_at > now:
+        return False
+    subscription_transition(
+        subscription=subscription, to=Status.ACTIVE, reason="set-up finished", at=now
+    )
+    return True

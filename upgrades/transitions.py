@@ -1,10 +1,11 @@
 """The upgrade run's one transition table. Every state change goes through run_transition,
 which rejects illegal moves and writes a history row."""
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from portal import clock
-from portal.errors import DomainError
+from portal.actors import recorded_actor
+from portal.transitions import TransitionTable, transition_apply
 
 from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunEvent
 
@@ -29,45 +30,48 @@ RESUMABLE = frozenset(
     }
 )
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    RunState.PLACED: frozenset(
-        {RunState.AWAITING_CREDIT_CHECK, RunState.PROVISIONING, RunState.FAILED}
-    ),
-    RunState.AWAITING_CREDIT_CHECK: frozenset(
-        {RunState.PROVISIONING, RunState.DECLINED, RunState.FAILED}
-    ),
-    RunState.PROVISIONING: frozenset({RunState.MOVING_LICENSES, RunState.FAILED}),
-    RunState.MOVING_LICENSES: frozenset({RunState.REMOVING_ADDONS, RunState.FAILED}),
-    RunState.REMOVING_ADDONS: frozenset({RunState.CANCELLING_SOURCE, RunState.FAILED}),
-    RunState.CANCELLING_SOURCE: frozenset({RunState.COMPLETED, RunState.FAILED}),
-    RunState.COMPLETED: frozenset(),
-    RunState.DECLINED: frozenset(),
-    RunState.FAILED: RESUMABLE,
-}
+TRANSITIONS = TransitionTable(
+    choices=RunState,
+    allowed={
+        RunState.PLACED: frozenset(
+            {RunState.AWAITING_CREDIT_CHECK, RunState.PROVISIONING, RunState.FAILED}
+        ),
+        RunState.AWAITING_CREDIT_CHECK: frozenset(
+            {RunState.PROVISIONING, RunState.DECLINED, RunState.FAILED}
+        ),
+        RunState.PROVISIONING: frozenset({RunState.MOVING_LICENSES, RunState.FAILED}),
+        RunState.MOVING_LICENSES: frozenset({RunState.REMOVING_ADDONS, RunState.FAILED}),
+        RunState.REMOVING_ADDONS: frozenset({RunState.CANCELLING_SOURCE, RunState.FAILED}),
+        RunState.CANCELLING_SOURCE: frozenset({RunState.COMPLETED, RunState.FAILED}),
+        RunState.COMPLETED: frozenset(),
+        RunState.DECLINED: frozenset(),
+        RunState.FAILED: RESUMABLE,
+    },
+    illegal_message=_("An upgrade cannot go from “%(from)s” to “%(to)s”."),
+)
 
 
 def run_transition(*, run: UpgradeRun, to: str, actor=None, reason: str = "") -> UpgradeRun:
     """Caller owns the transaction and holds the run's row lock."""
-    current = run.state
-    if to not in TRANSITIONS[current]:
-        raise DomainError(
-            _("An upgrade cannot go from “%(from)s” to “%(to)s”.")
-            % {"from": RunState(current).label, "to": RunState(to).label},
-            code="illegal_transition",
-        )
+    TRANSITIONS.check(run.state, to)  # before touching the instance
     now = clock.now()
-    run.state = to
-    fields = ["state"]
+    also_save = []
     if to in TERMINAL_STATES:
         run.finished_at = now
-        fields.append("finished_at")
-    run.save(update_fields=fields)
-    UpgradeRunEvent.objects.create(
-        run=run,
-        from_state=current,
-        to_state=to,
-        at=now,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        reason=reason,
+        also_save.append("finished_at")
+    transition_apply(
+        table=TRANSITIONS,
+        instance=run,
+        field="state",
+        to=to,
+        also_save=also_save,
+        record=lambda previous: UpgradeRunEvent.objects.create(
+            run=run,
+            from_state=previous,
+            to_state=to,
+            at=now,
+            actor=recorded_actor(actor),
+            reason=reason,
+        ),
     )
     return run
