@@ -335,3 +335,20 @@ class CreditCheck(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["state", "deadline"])]
+
+
+class SubscriptionLicenseTally(models.Model):
+    """How many licenses of a subscription are assigned. Billing owns the number (quantity
+    rules read it); database triggers on the licensing app's assignments keep it (licensing
+    migration 0003), so every writer (services, the upgrade run, bulk loads) keeps it right and
+    pages read it in O(1) instead of counting up to 100,000 rows on every load. Read it under
+    the subscription's row lock when enforcing a rule: license writers take that lock too."""
+
+    subscription = models.OneToOneField(
+        Subscription, primary_key=True, on_delete=models.CASCADE, related_name="license_tally"
+    )
+    assigned = models.IntegerField(default=0)
+
+    class Meta:
+        # The table the licensing app created; the model moved here without moving data.
+        db_table = "licensing_subscriptionlicensetally"

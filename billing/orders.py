@@ -7,13 +7,13 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from portal import clock
+from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Notification, Tenant
 from portal.services import audit_event_record, notification_create
@@ -30,7 +30,9 @@ from .models import (
     Subscription,
 )
 from .payments import (
+    CREDIT_CHECK_DEFAULT_REASON,
     credit_check_decide,
+    credit_check_default_approves,
     credit_check_open,
     credit_check_required,
     invoice_allowed,
@@ -38,9 +40,11 @@ from .payments import (
     order_bill,
 )
 from .pricing import Line, lines_total, months_per_period, period_charge, price_monthly
+from .services import subscription_create
 
 
-def request_fingerprint(payload: dict) -> str:
+def order_fingerprint(payload: dict) -> str:
+    """What an order asks for, hashed: a replay of its idempotency key must ask for the same."""
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -64,7 +68,7 @@ def order_get_or_create(
                     kind=kind,
                     idempotency_key=idempotency_key,
                     request_fingerprint=fingerprint,
-                    placed_by=actor if actor is not None and actor.is_authenticated else None,
+                    placed_by=recorded_actor(actor),
                     placed_at=clock.now(),
                     **defaults,
                 )
@@ -233,7 +237,7 @@ def purchase_place(
     if not idempotency_key:
         raise DomainError(_("This checkout has expired. Open it again."), code="no_key")
     total = Decimal(snapshot["total"])
-    fingerprint = request_fingerprint(
+    fingerprint = order_fingerprint(
         {"snapshot": snapshot, "payment_method": payment_method, "po_number": po_number}
     )
     with transaction.atomic():
@@ -272,8 +276,6 @@ def purchase_place(
 
 def _purchase_fulfil(*, order: Order, actor) -> Subscription:
     """Create the subscription and bill the order. Caller owns the transaction and the lock."""
-    from .services import subscription_create
-
     cart = PurchaseCart.from_json(order.snapshot["cart"])
     product, parent = purchase_cart_check(tenant=order.tenant, cart=cart)
     subscription = subscription_create(
@@ -330,12 +332,11 @@ def purchase_orders_advance() -> dict[str, int]:
                 continue
             check = CreditCheck.objects.select_for_update().get(order=order)
             if check.state == CreditCheck.State.PENDING and check.deadline <= now:
-                approve = settings.PORTAL_CREDIT_CHECK_DEFAULT == "approve"
                 credit_check_decide(
                     credit_check=check,
-                    approve=approve,
+                    approve=credit_check_default_approves(),
                     actor=None,
-                    reason="No decision by the deadline: the default applies.",
+                    reason=CREDIT_CHECK_DEFAULT_REASON,
                 )
             if check.state == CreditCheck.State.DECLINED:
                 order.state = Order.State.DECLINED

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from portal import clock
+from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
 from portal.services import audit_event_record
@@ -173,6 +174,15 @@ def credit_check_open(*, order: Order) -> CreditCheck:
     )
 
 
+# Recorded as the reason when nobody decided a credit check by its deadline.
+CREDIT_CHECK_DEFAULT_REASON = "No decision by the deadline: the default applies."
+
+
+def credit_check_default_approves() -> bool:
+    """What an undecided credit check becomes at its deadline (PORTAL_CREDIT_CHECK_DEFAULT)."""
+    return settings.PORTAL_CREDIT_CHECK_DEFAULT == "approve"
+
+
 def credit_check_decide(
     *, credit_check: CreditCheck, approve: bool, actor, reason: str
 ) -> CreditCheck:
@@ -183,7 +193,7 @@ def credit_check_decide(
         raise DomainError(_("Write a reason for the decision."), code="reason_required")
     credit_check.state = CreditCheck.State.APPROVED if approve else CreditCheck.State.DECLINED
     credit_check.decided_at = clock.now()
-    credit_check.decided_by = actor if actor is not None and actor.is_authenticated else None
+    credit_check.decided_by = recorded_actor(actor)
     credit_check.reason = reason
     credit_check.save(update_fields=["state", "decided_at", "decided_by", "reason"])
     audit_event_record(

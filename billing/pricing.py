@@ -1,5 +1,6 @@
 """Prices and proration. Money is Decimal, rounded to cents half-up, never float."""
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,9 +38,18 @@ def period_charge(*, unit_price: Decimal, quantity: int, billing_frequency: str)
     return money(unit_price * quantity * months_per_period(billing_frequency))
 
 
-def period_start(subscription: Subscription) -> dt.date:
-    from .services import add_months
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later (or earlier), clamped to the end of a shorter month."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
+
+def paid_through_for(*, start: dt.date, billing_frequency: str) -> dt.date:
+    return add_months(start, months_per_period(billing_frequency))
+
+
+def period_start(subscription: Subscription) -> dt.date:
     return add_months(subscription.paid_through, -months_per_period(subscription.billing_frequency))
 
 

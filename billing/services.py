@@ -1,4 +1,3 @@
-import calendar
 import datetime as dt
 
 from django.conf import settings
@@ -7,14 +6,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from portal import clock
+from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
 from portal.services import audit_event_record
 
 from . import payments, pricing, rules
-from .lifecycle import subscription_transition
+from .lifecycle import NEXT_STATE_AFTER, subscription_activate_if_ready, subscription_transition
 from .models import (
-    BillingFrequency,
     BillingProfile,
     Channel,
     CreditCheck,
@@ -22,19 +21,9 @@ from .models import (
     Product,
     Status,
     Subscription,
+    SubscriptionLicenseTally,
     SubscriptionStatusChange,
 )
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def paid_through_for(*, start: dt.date, billing_frequency: str) -> dt.date:
-    months = 12 if billing_frequency == BillingFrequency.YEARLY else 1
-    return add_months(start, months)
 
 
 def subscription_create(
@@ -54,7 +43,7 @@ def subscription_create(
     paid_through: dt.date | None = None,
 ) -> Subscription:
     """A new subscription. It starts in Provisioning and becomes Active after the simulated
-    set-up delay (subscriptions_advance, or the first read after ready_at)."""
+    set-up delay (subscriptions_advance, or the first license write after ready_at)."""
     now = clock.now()
     with transaction.atomic():
         subscription = Subscription.objects.create(
@@ -72,7 +61,7 @@ def subscription_create(
             status=status,
             status_since=now,
             paid_through=paid_through
-            or paid_through_for(start=now.date(), billing_frequency=billing_frequency),
+            or pricing.paid_through_for(start=now.date(), billing_frequency=billing_frequency),
             ready_at=now + dt.timedelta(seconds=settings.PORTAL_PROVISIONING_DELAY_SECONDS),
             created_at=now,
         )
@@ -81,7 +70,7 @@ def subscription_create(
             from_status="",
             to_status=status,
             at=now,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=recorded_actor(actor),
             reason="created",
         )
         audit_event_record(
@@ -99,8 +88,6 @@ def subscriptions_advance() -> dict[str, int]:
     the paid period ends with recurring billing off, Expired -> Disabled after 30 days,
     Disabled -> Deleted after 90. Each row is moved under its own lock so a concurrent admin
     action is never overwritten."""
-    from .lifecycle import NEXT_STATE_AFTER
-
     now = clock.now()
     today = now.date()
     moved = {"activated": 0, "expired": 0, "disabled": 0, "deleted": 0}
@@ -124,14 +111,9 @@ def subscriptions_advance() -> dict[str, int]:
         with transaction.atomic():
             subscription = Subscription.objects.select_for_update().get(pk=pk)
             if subscription.status == Status.PROVISIONING:
-                if subscription.ready_at and subscription.ready_at <= now:
-                    subscription_transition(
-                        subscription=subscription,
-                        to=Status.ACTIVE,
-                        reason="set-up finished",
-                        at=now,
-                    )
-                    moved["activated"] += 1
+                moved["activated"] += subscription_activate_if_ready(
+                    subscription=subscription, now=now
+                )
                 continue
             if subscription.status == Status.ACTIVE:
                 if not subscription.recurring_billing and subscription.paid_through < today:
@@ -176,35 +158,16 @@ def _raise_first(blockers) -> None:
 
 
 def _assigned_count(subscription: Subscription) -> int:
-    # Through the reverse relation the licensing app declares: billing never imports licensing.
-    return subscription.assignments.count()
+    """Licenses assigned on the subscription, from the tally billing owns. Call it under the
+    subscription's row lock (license writers take it too), so the number cannot change."""
+    tally = SubscriptionLicenseTally.objects.filter(subscription=subscription).first()
+    return tally.assigned if tally is not None else 0
 
 
 def payment_method_for(subscription: Subscription) -> str:
     if subscription.channel == Channel.DIRECT_INVOICE:
         return PaymentMethod.INVOICE
     return PaymentMethod.CARD
-
-
-def subscriptions_activate_due(*, tenant: Tenant) -> int:
-    """Activate the tenant's subscriptions whose set-up delay has passed, so that a page read
-    right after the delay shows them Active without waiting for the periodic task."""
-    now = clock.now()
-    due = list(
-        Subscription.objects.filter(
-            tenant=tenant, status=Status.PROVISIONING, ready_at__lte=now
-        ).values_list("pk", flat=True)
-    )
-    activated = 0
-    for pk in due:
-        with transaction.atomic():
-            subscription = Subscription.objects.select_for_update().get(pk=pk)
-            if subscription.status == Status.PROVISIONING:
-                subscription_transition(
-                    subscription=subscription, to=Status.ACTIVE, reason="set-up finished", at=now
-                )
-                activated += 1
-    return activated
 
 
 def subscription_licenses_add(
@@ -408,7 +371,7 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
                 quantity=subscription.quantity,
                 billing_frequency=subscription.billing_frequency,
             )
-            paid_through = paid_through_for(
+            paid_through = pricing.paid_through_for(
                 start=today, billing_frequency=subscription.billing_frequency
             )
             payments.lines_bill(

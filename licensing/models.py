@@ -48,15 +48,3 @@ class LicenseAssignment(models.Model):
             )
         ]
         indexes = [models.Index(fields=["subscription", "user"])]
-
-
-class SubscriptionLicenseTally(models.Model):
-    """How many licenses of a subscription are assigned, kept by database triggers on
-    LicenseAssignment (see migration 0003), so that every writer (services, the upgrade run,
-    bulk loads) keeps it right and pages read it in O(1) instead of counting up to 100,000
-    rows on every load. Write paths that enforce a rule still count under their row lock."""
-
-    subscription = models.OneToOneField(
-        Subscription, primary_key=True, on_delete=models.CASCADE, related_name="license_tally"
-    )
-    assigned = models.IntegerField(default=0)

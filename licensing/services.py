@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from billing.lifecycle import CAN_ASSIGN
+from billing.lifecycle import CAN_ASSIGN, subscription_activate_if_ready
 from billing.models import AddonScope, Status, Subscription
 from portal import clock
 from portal.errors import DomainError
@@ -82,6 +82,9 @@ def _lock_subscriptions(tenant: Tenant, ids: Iterable[int]) -> dict[int, Subscri
     }
     if len(locked) != len(wanted):
         raise DomainError(_("That subscription does not exist."), code="not_found")
+    for subscription in locked.values():
+        # A subscription whose set-up finished since the last periodic run is Active now.
+        subscription_activate_if_ready(subscription=subscription)
     return locked
 
 

@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from billing.partials import page_or_partial
 from portal.access import tenant_view
 from portal.errors import DomainError
+from portal.htmx import page_or_partial
 from portal.roles import Cap
 
 from . import selectors, services
@@ -108,10 +108,11 @@ def users_licenses(request):
             form.add_error(None, error.message)
         else:
             if request.htmx:
-                return render(
+                return page_or_partial(
                     request,
-                    "licensing/users.html#user-panel",
+                    "licensing/users.html",
                     _users_context(request, done=message),
+                    partial="user-panel",
                 )
             messages.success(request, message)
             params = {k: request.POST[k] for k in ("q", "after", "before") if request.POST.get(k)}
@@ -120,10 +121,11 @@ def users_licenses(request):
     template = "licensing/users.html"
     if request.htmx:
         # htmx swaps only successful responses by default: the error is shown in the panel.
-        return render(
+        return page_or_partial(
             request,
-            template + "#user-panel",
+            template,
             _users_context(request, form=form, selected=selected),
+            partial="user-panel",
         )
     return render(
         request, template, _users_context(request, form=form, selected=selected), status=400

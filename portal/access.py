@@ -26,7 +26,8 @@ def tenant_view(cap: Cap = Cap.VIEW, *, lock_exempt: bool = False):
             request.tenant = access.tenant
             return view(request, *args, **kwargs)
 
-        wrapper.lock_exempt = lock_exempt
+        # Read by AdminLockMiddleware: only tenant pages are ever locked.
+        wrapper.admin_lockable = not lock_exempt
         return wrapper
 
     return decorator

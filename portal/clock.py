@@ -9,19 +9,31 @@ from django.utils import timezone
 
 
 def now() -> dt.datetime:
+    """Simulated now. A read: until the clock is anchored (clock_anchor, by the periodic task or
+    clock_advance) simulated time is real time."""
     from .models import ClockState
 
     real = timezone.now()
     state = ClockState.objects.filter(pk=1).first()
     if state is None:
-        speed = settings.PORTAL_CLOCK_SPEED
-        if speed == 1.0:
-            return real
-        state = ClockState(real_anchor=real, sim_anchor=real, speed=speed)
-        ClockState.objects.bulk_create([state], ignore_conflicts=True)
-        state = ClockState.objects.get(pk=1)
+        return real
     elapsed = (real - state.real_anchor).total_seconds() * state.speed
     return state.sim_anchor + dt.timedelta(seconds=elapsed)
+
+
+def clock_anchor() -> None:
+    """Start simulated time running at PORTAL_CLOCK_SPEED from now, once (a write, so that
+    reading the clock never is one). Every process then shares the same anchor."""
+    from .models import ClockState
+
+    speed = settings.PORTAL_CLOCK_SPEED
+    if speed == 1.0:
+        return
+    real = timezone.now()
+    ClockState.objects.bulk_create(
+        [ClockState(pk=1, real_anchor=real, sim_anchor=real, speed=speed)],
+        ignore_conflicts=True,
+    )
 
 
 def today() -> dt.date:

@@ -1,4 +1,3 @@
-from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
@@ -8,7 +7,9 @@ from .models import AdminLock
 
 class AdminLockMiddleware:
     """While a tenant is admin-locked its admins see "upgrade in progress" (HTTP 423) on every
-    tenant page except those marked lock_exempt. Support engineers are never locked."""
+    tenant page (a view made by tenant_view) but those marked lock_exempt. Support engineers are
+    never locked (the lock is looked up through the user's own memberships). The API answers
+    the lock itself, as JSON, in its authentication."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -19,7 +20,7 @@ class AdminLockMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         slug = view_kwargs.get("tenant_slug")
         user = request.user
-        if not slug or not user.is_authenticated or getattr(view_func, "lock_exempt", False):
+        if not getattr(view_func, "admin_lockable", False) or not slug or not user.is_authenticated:
             return None
         lock = (
             AdminLock.objects.filter(tenant__slug=slug, tenant__memberships__user=user)
@@ -32,11 +33,6 @@ class AdminLockMiddleware:
             "An upgrade is in progress for %(tenant)s. The admin center is locked until it "
             "finishes; your users keep working as usual."
         ) % {"tenant": lock.tenant.name}
-        if request.path.startswith("/api/"):
-            return JsonResponse(
-                {"code": "admin_locked", "message": message, "status_url": lock.status_url},
-                status=423,
-            )
         return render(request, "portal/locked.html", {"lock": lock, "message": message}, status=423)
 
 

@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -65,16 +67,26 @@ class Membership(models.Model):
 
 class AdminLock(models.Model):
     """A blocking state on a tenant: while it exists the tenant's admins see the
-    "upgrade in progress" page. The upgrade run sets and clears it; the middleware reads it."""
+    "upgrade in progress" page. The upgrade run sets and clears it; the middleware reads it.
+
+    The holder is a generic reference (any model of a higher app, today an upgrade run), so
+    portal names what holds the lock without importing the app that holds it."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="admin_lock")
     reason = models.CharField(max_length=200)
-    holder = models.CharField(max_length=100, help_text="What holds the lock, e.g. upgrade-run:42")
+    holder_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    holder_id = models.PositiveBigIntegerField()
+    holder = GenericForeignKey("holder_type", "holder_id")
     status_url = models.CharField(max_length=300, blank=True)
     since = models.DateTimeField()
 
     def __str__(self):
         return f"{self.tenant}: {self.reason}"
+
+    @property
+    def holder_ref(self) -> dict:
+        """What holds the lock, as plain data (audit events, logs)."""
+        return {"type": self.holder_type.natural_key(), "id": self.holder_id}
 
 
 class ServiceIncident(models.Model):

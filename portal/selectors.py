@@ -1,6 +1,6 @@
+from django.db.models import Q
 from django.http import Http404
 
-from . import clock
 from .models import AdminLock, Membership, Notification, ServiceIncident, Tenant
 from .roles import caps_for, is_support
 
@@ -54,8 +54,6 @@ def admin_lock_get(*, tenant_slug: str) -> AdminLock | None:
 
 
 def incident_open_list(*, tenant: Tenant):
-    from django.db.models import Q
-
     return ServiceIncident.objects.filter(
         Q(tenant=tenant) | Q(tenant__isnull=True), resolved_at__isnull=True
     ).order_by("-opened_at")
@@ -63,11 +61,3 @@ def incident_open_list(*, tenant: Tenant):
 
 def notification_list(*, tenant: Tenant, limit: int = 20):
     return Notification.objects.filter(tenant=tenant)[:limit]
-
-
-def notification_unread_count(*, tenant: Tenant) -> int:
-    return Notification.objects.filter(tenant=tenant, read_at__isnull=True).count()
-
-
-def now():
-    return clock.now()

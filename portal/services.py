@@ -1,16 +1,17 @@
-from django.db import transaction
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
 
 from . import clock
+from .actors import recorded_actor
 from .models import AdminLock, AuditEvent, Notification, ServiceIncident, Tenant
 
 
 def audit_event_record(
     *, tenant, actor, action: str, target: str = "", reason: str = "", data: dict | None = None
 ) -> AuditEvent:
-    actor = actor if (actor is not None and actor.is_authenticated) else None
     return AuditEvent.objects.create(
         tenant=tenant,
-        actor=actor,
+        actor=recorded_actor(actor),
         action=action,
         target=target,
         reason=reason,
@@ -35,19 +36,22 @@ def notification_mark_all_read(*, tenant: Tenant) -> int:
 
 
 def admin_lock_acquire(
-    *, tenant: Tenant, holder: str, reason: str, status_url: str = ""
+    *, tenant: Tenant, holder: models.Model, reason: str, status_url: str = ""
 ) -> AdminLock:
-    """Set the tenant's blocking state. The caller owns the transaction; a tenant has at most
-    one lock (the one-to-one key is the guard)."""
+    """Set the tenant's blocking state, held by `holder` (a saved row of any model). The caller
+    owns the transaction; a tenant has at most one lock (the one-to-one key is the guard)."""
     return AdminLock.objects.create(
         tenant=tenant, holder=holder, reason=reason, status_url=status_url, since=clock.now()
     )
 
 
-def admin_lock_release(*, tenant: Tenant, holder: str | None = None) -> bool:
+def admin_lock_release(*, tenant: Tenant, holder: models.Model | None = None) -> bool:
+    """Clear the tenant's lock; with `holder`, only if that row holds it."""
     locks = AdminLock.objects.filter(tenant=tenant)
     if holder is not None:
-        locks = locks.filter(holder=holder)
+        locks = locks.filter(
+            holder_type=ContentType.objects.get_for_model(holder), holder_id=holder.pk
+        )
     deleted, _ = locks.delete()
     return bool(deleted)
 

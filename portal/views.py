@@ -4,6 +4,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .access import tenant_view
+from .htmx import page_or_partial
 from .roles import is_support
 
 
@@ -37,11 +38,11 @@ def tenant_home(request):
 @tenant_view(lock_exempt=True)
 def notifications(request):
     tenant = request.tenant
-    template = "portal/notifications.html"
-    if request.htmx:
-        template += "#notification-list"
-    return render(
-        request, template, {"notifications": selectors.notification_list(tenant=tenant, limit=100)}
+    return page_or_partial(
+        request,
+        "portal/notifications.html",
+        {"notifications": selectors.notification_list(tenant=tenant, limit=100)},
+        partial="notification-list",
     )
 
 

@@ -95,7 +95,7 @@ def support_run_audit(*, run, limit: int = 50):
 
 
 def support_lock_list():
-    return AdminLock.objects.select_related("tenant").order_by("since")
+    return AdminLock.objects.select_related("tenant", "holder_type").order_by("since")
 
 
 def support_incident_list(*, open_only: bool = False, limit: int = 100):

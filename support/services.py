@@ -11,8 +11,6 @@ from portal.services import audit_event_record, incident_open, incident_resolve
 from upgrades import services as upgrade_services
 from upgrades.models import TERMINAL_STATES, UpgradeRun
 
-RUN_HOLDER_PREFIX = "upgrade-run:"
-
 
 def _support_only(actor) -> None:
     if not is_support(actor):
@@ -38,15 +36,6 @@ def support_run_retry(*, run: UpgradeRun, actor, reason: str):
     return upgrade_services.upgrade_retry(run=run, actor=actor, reason=_reason(reason))
 
 
-def _holding_run(lock: AdminLock) -> UpgradeRun | None:
-    if not lock.holder.startswith(RUN_HOLDER_PREFIX):
-        return None
-    pk = lock.holder.removeprefix(RUN_HOLDER_PREFIX)
-    if not pk.isdigit():
-        return None
-    return UpgradeRun.objects.filter(pk=int(pk), tenant_id=lock.tenant_id).first()
-
-
 def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
     """Release a stuck admin lock: one whose upgrade run has ended (or no longer exists). A
     run that is still going holds its lock for a reason, so the lock stays: let the run finish,
@@ -57,8 +46,8 @@ def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
         lock = AdminLock.objects.select_for_update().filter(tenant=tenant).first()
         if lock is None:
             raise DomainError(_("This organisation is not locked."), code="not_locked")
-        run = _holding_run(lock)
-        if run is not None and run.state not in TERMINAL_STATES:
+        run = lock.holder  # None when the holding row no longer exists
+        if isinstance(run, UpgradeRun) and run.state not in TERMINAL_STATES:
             raise DomainError(
                 _(
                     "Upgrade %(run)s still holds this lock and is %(state)s. A lock is stuck "
@@ -75,7 +64,7 @@ def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
             target=f"tenant:{tenant.slug}",
             reason=reason,
             data={
-                "holder": lock.holder,
+                "holder": lock.holder_ref,
                 "since": lock.since.isoformat(),
                 "lock_reason": lock.reason,
             },

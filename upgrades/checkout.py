@@ -13,6 +13,7 @@ from billing.models import PaymentMethod, Product
 from billing.payments import credit_check_required, invoice_allowed
 from licensing.models import LicenseAssignment
 from portal import clock
+from portal.actors import recorded_actor
 from portal.errors import DomainError
 
 from . import selectors
@@ -20,10 +21,6 @@ from .models import UpgradeCart
 from .quote import quote_as_snapshot, quote_build, snapshot_total
 
 MAX_QUANTITY = 1_000_000
-
-
-def _actor(actor):
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def target_option_or_error(*, access, source, target_code: str):
@@ -81,7 +78,7 @@ def upgrade_cart_create(*, access, source, target_code: str) -> UpgradeCart:
         target=Product.objects.get(code=target_code),
         billing_frequency=source.billing_frequency,
         quantity=source.quantity,
-        created_by=_actor(access.user),
+        created_by=recorded_actor(access.user),
         created_at=now,
         updated_at=now,
     )
@@ -148,7 +145,7 @@ def upgrade_checkout_open(*, cart: UpgradeCart) -> UpgradeCart:
     cart.checkout_token = uuid.uuid4().hex
     if not cart.sold_to:
         cart.sold_to = {
-            "organisation": tenant.name,
+            "name": tenant.name,
             "address_line": tenant.address_line,
             "city": tenant.city,
             "postal_code": tenant.postal_code,

@@ -59,10 +59,6 @@ def status_url(run: UpgradeRun) -> str:
     return reverse("upgrade_status", args=[run.tenant.slug, run.pk])
 
 
-def lock_holder(run: UpgradeRun) -> str:
-    return f"upgrade-run:{run.pk}"
-
-
 def batch_size() -> int:
     size = int(getattr(settings, "PORTAL_UPGRADE_BATCH_SIZE", 5000))
     latency = float(settings.PORTAL_SECONDS_PER_MOVED_USER)
@@ -290,7 +286,7 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
     )
     Order.objects.filter(pk=run.order_id).update(state=Order.State.COMPLETED)
     run_transition(run=run, to=RunState.COMPLETED)
-    admin_lock_release(tenant=run.tenant, holder=lock_holder(run))
+    admin_lock_release(tenant=run.tenant, holder=run)
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.SUCCESS,
@@ -345,7 +341,7 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
     run.save(update_fields=["failed_step", "failure_reason", "moved", "move_cursor"])
     run_transition(run=run, to=RunState.FAILED, actor=actor, reason=str(reason))
     Order.objects.filter(pk=run.order_id).update(state=Order.State.FAILED)
-    admin_lock_release(tenant=run.tenant, holder=lock_holder(run))
+    admin_lock_release(tenant=run.tenant, holder=run)
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,
@@ -368,7 +364,7 @@ def run_decline(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
     """The credit check was refused: nothing was charged. Caller holds the row lock."""
     run_transition(run=run, to=RunState.DECLINED, actor=actor, reason=reason)
     Order.objects.filter(pk=run.order_id).update(state=Order.State.DECLINED)
-    admin_lock_release(tenant=run.tenant, holder=lock_holder(run))
+    admin_lock_release(tenant=run.tenant, holder=run)
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,

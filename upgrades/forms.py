@@ -40,24 +40,6 @@ class UpgradeCartForm(forms.Form):
         return quantity
 
 
-class SoldToForm(forms.Form):
-    organisation = forms.CharField(label=_("Organisation"), max_length=200)
-    address_line = forms.CharField(label=_("Address"), max_length=200)
-    city = forms.CharField(label=_("City"), max_length=100)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
-    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
-
-
-class BilledToForm(forms.Form):
-    contact_name = forms.CharField(label=_("Billing contact"), max_length=200)
-    contact_email = forms.EmailField(label=_("Email"))
-    address_line = forms.CharField(label=_("Address"), max_length=200)
-    city = forms.CharField(label=_("City"), max_length=100)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
-    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
-    po_number = forms.CharField(label=_("PO number"), max_length=60, required=False)
-
-
 class PaymentForm(forms.Form):
     payment_method = forms.ChoiceField(
         label=_("Pay with"), choices=PaymentMethod.choices, widget=forms.RadioSelect

@@ -100,7 +100,7 @@ class UpgradeRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant"],
-                condition=~Q(state__in=[s.value for s in TERMINAL_STATES]),
+                condition=~Q(state__in=sorted(TERMINAL_STATES)),  # sorted: a stable migration
                 name="upgraderun_one_active_per_tenant",
             ),
             models.CheckConstraint(

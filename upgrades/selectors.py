@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 
 from billing.catalog import catalog_data
-from billing.models import Invoice, Status, Subscription, UpgradePath
+from billing.models import CreditCheck, Invoice, Status, Subscription, UpgradePath
 from portal import clock
 from portal.models import ServiceIncident, Tenant
 from portal.roles import Cap
@@ -192,8 +192,6 @@ def runs_stalled(*, before):
 
 
 def runs_past_credit_deadline(*, now):
-    from billing.models import CreditCheck
-
     pending = CreditCheck.objects.filter(
         order=OuterRef("order"), state=CreditCheck.State.PENDING, deadline__lte=now
     )

@@ -2,6 +2,7 @@
 decisions, retries and the reconciler. Each service owns its transaction and enqueues work
 with transaction.on_commit, so a worker never sees a run that is not committed."""
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -9,10 +10,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import CreditCheck, Order, PaymentMethod
-from billing.orders import order_get_or_create, request_fingerprint
-from billing.payments import credit_check_decide
+from billing.orders import order_fingerprint, order_get_or_create
+from billing.payments import (
+    CREDIT_CHECK_DEFAULT_REASON,
+    credit_check_decide,
+    credit_check_default_approves,
+)
 from licensing.models import LicenseAssignment
 from portal import clock
+from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.roles import is_support
 from portal.selectors import tenant_access_get
@@ -35,15 +41,17 @@ from .models import RunState, UpgradeCart, UpgradeRun
 from .quote import snapshot_total
 from .transitions import run_transition
 
+# The task that advances a run (defined in tasks.py, which sits above this module): sent by
+# name so that services need not import the Celery task module.
+RUN_ADVANCE_TASK = "upgrades.tasks.upgrade_run_advance"
+
+
+def run_advance_send(run_id: int) -> None:
+    current_app.send_task(RUN_ADVANCE_TASK, args=[run_id])
+
 
 def _enqueue(run_id: int) -> None:
-    from .tasks import upgrade_run_advance
-
-    transaction.on_commit(lambda: upgrade_run_advance.delay(run_id))
-
-
-def _actor(actor):
-    return actor if actor is not None and actor.is_authenticated else None
+    transaction.on_commit(lambda: run_advance_send(run_id))
 
 
 def _access_for(*, tenant, actor):
@@ -110,7 +118,7 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             tenant=tenant,
             kind=Order.Kind.UPGRADE,
             idempotency_key=idempotency_key,
-            fingerprint=request_fingerprint(payload),
+            fingerprint=order_fingerprint(payload),
             defaults={
                 "currency": payload["currency"],
                 "total": snapshot_total(payload),
@@ -128,13 +136,13 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                     source=cart.source,
                     target=cart.target,
                     order=order,
-                    placed_by=_actor(actor),
+                    placed_by=recorded_actor(actor),
                     placed_at=now,
                     heartbeat_at=timezone.now(),
                 )
                 admin_lock_acquire(
                     tenant=tenant,
-                    holder=engine.lock_holder(run),
+                    holder=run,
                     reason="upgrade in progress",
                     status_url=engine.status_url(run),
                 )
@@ -143,7 +151,9 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                 _("Another upgrade on this organisation is already running."),
                 code="upgrade_in_progress",
             ) from None
-        run.events.create(from_state="", to_state=RunState.PLACED, at=now, actor=_actor(actor))
+        run.events.create(
+            from_state="", to_state=RunState.PLACED, at=now, actor=recorded_actor(actor)
+        )
         cart.order = order
         cart.save(update_fields=["order"])
         audit_event_record(
@@ -206,7 +216,7 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
                 run_transition(run=run, to=step, actor=actor, reason=reason)
                 admin_lock_acquire(
                     tenant=run.tenant,
-                    holder=engine.lock_holder(run),
+                    holder=run,
                     reason="upgrade in progress",
                     status_url=engine.status_url(run),
                 )
@@ -266,7 +276,7 @@ def upgrade_runs_reconcile() -> dict:
             else:
                 _enqueue(run.pk)
                 result["requeued"] += 1
-    default_approve = settings.PORTAL_CREDIT_CHECK_DEFAULT == "approve"
+    default_approve = credit_check_default_approves()
     for pk in list(
         selectors.runs_past_credit_deadline(now=clock.now()).values_list("pk", flat=True)
     ):
@@ -275,7 +285,7 @@ def upgrade_runs_reconcile() -> dict:
                 run_id=pk,
                 approve=default_approve,
                 actor=None,
-                reason="No decision before the deadline: the default was applied.",
+                reason=CREDIT_CHECK_DEFAULT_REASON,
             )
             result["credit_checks"] += 1
         except DomainError:

@@ -3,16 +3,14 @@ every step is idempotent; the reconciler, not broker redelivery, keeps stopped r
 
 from celery import shared_task
 
+from . import engine, services
 
-@shared_task(name="upgrades.tasks.upgrade_run_advance", acks_late=True)
+
+@shared_task(name=services.RUN_ADVANCE_TASK, acks_late=True)
 def upgrade_run_advance(run_id: int):
-    from .engine import run_advance
-
-    return run_advance(run_id=run_id)
+    return engine.run_advance(run_id=run_id)
 
 
 @shared_task(name="upgrades.tasks.upgrade_runs_reconcile")
 def upgrade_runs_reconcile():
-    from .services import upgrade_runs_reconcile as reconcile
-
-    return reconcile()
+    return services.upgrade_runs_reconcile()

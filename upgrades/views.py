@@ -10,10 +10,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from billing.forms import BilledToForm, SoldToForm
 from billing.models import PaymentMethod
 from billing.selectors import subscription_get
 from portal.access import tenant_view
 from portal.errors import DomainError
+from portal.htmx import page_or_partial
 from portal.roles import Cap
 
 from . import forms, selectors, services
@@ -144,6 +146,8 @@ def upgrade_cart(request, cart):
         else:
             if "preview" in request.POST:
                 return redirect("upgrade_cart", request.tenant.slug, cart.pk)
+            # Continuing to checkout freezes the prices (a POST: a page view never writes).
+            services.upgrade_checkout_open(cart=cart)
             return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
     preview = quote_build(
         source=cart.source,
@@ -168,7 +172,7 @@ def upgrade_cart(request, cart):
 
 # --- Checkout ------------------------------------------------------------------------------
 
-SECTIONS = {"sold_to": forms.SoldToForm, "billed_to": forms.BilledToForm}
+SECTIONS = {"sold_to": SoldToForm, "billed_to": BilledToForm}
 
 
 @tenant_view(Cap.PURCHASE)
@@ -177,7 +181,12 @@ def upgrade_checkout(request, cart):
     option, bounce = _still_eligible(request, cart)
     if bounce:
         return bounce
-    cart = services.upgrade_checkout_open(cart=cart)
+    if not cart.order_id and services.snapshot_stale(cart):
+        # Precondition "prices frozen and fresh": they are frozen by continuing from the cart.
+        messages.info(
+            request, _("Check the cart and continue: the prices are fixed when checkout opens.")
+        )
+        return redirect("upgrade_cart", request.tenant.slug, cart.pk)
     editing = request.GET.get("change") or request.POST.get("section")
     section_form = None
     status = 200
@@ -286,7 +295,4 @@ def upgrade_status(request, run_id):
         if run.new_subscription_id
         else "",
     }
-    template = "upgrades/status.html"
-    if request.htmx:
-        template += "#run-status"
-    return render(request, template, context)
+    return page_or_partial(request, "upgrades/status.html", context, partial="run-status")

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from portal.access import tenant_view
 from portal.errors import DomainError
+from portal.htmx import page_or_partial
 from portal.roles import Cap
 
 from .. import forms, payments, rules, selectors, services
-from ..partials import page_or_partial
 from .params import next_url
 
 STATUS_LABELS = {
@@ -34,7 +34,6 @@ TABS = ("overview", "licenses", "addons")
 @tenant_view()
 def products(request):
     tenant = request.tenant
-    services.subscriptions_activate_due(tenant=tenant)
     status = request.GET.get("status", "active")
     if status not in selectors.STATUS_FILTERS:
         status = "active"
@@ -86,7 +85,6 @@ def _subscription_context(request, subscription, tab, **extra):
 
 @tenant_view()
 def subscription_detail(request, subscription_id):
-    services.subscriptions_activate_due(tenant=request.tenant)
     subscription = selectors.subscription_get(tenant=request.tenant, pk=subscription_id)
     tab = request.GET.get("tab", "overview")
     if tab not in TABS:

@@ -114,7 +114,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 _broker_dir = VAR_DIR / "celery"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed", "results"):
+    for sub in ("queue", "processed", "results", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     # Producer and consumer share one folder: the transport moves files from "out" to "in".
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -122,6 +122,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The exchange tables, which kombu otherwise writes to ./control in the working folder.
+        "control_folder": str(_broker_dir / "control"),
     }
     _default_backend = f"file://{_broker_dir / 'results'}"
 else:

@@ -1,7 +1,19 @@
-"""Production: every secret comes from the environment and has no default."""
+"""Production: every secret and every service comes from the environment; nothing has a
+default."""
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import CELERY_BROKER_URL, DATABASES, env
+
+# No embedded fallbacks: a production process that silently used a local SQLite file or a
+# folder broker would split the service's state from every other process.
+DATABASES["default"] = {**env.db("DATABASE_URL"), "ATOMIC_REQUESTS": False}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    raise ImproperlyConfigured(
+        "Set CELERY_BROKER_URL or REDIS_URL: production needs a broker every web and worker "
+        "process shares (Redis or RabbitMQ), not the embedded folder broker."
+    )
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")

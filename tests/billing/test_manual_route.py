@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Order, Status, Subscription
+from billing.services import subscriptions_advance
 from licensing.models import DirectoryUser, LicenseAssignment
 from portal.clock import clock_advance
 
@@ -68,6 +69,9 @@ def test_manual_route_moves_every_user_from_e4_to_e5_and_cancels_e4(
     )
     assert refused.status_code == 400
     clock_advance(delta=dt.timedelta(seconds=121))
+    page = client.get(subscription_url)
+    assert "not ready yet" in page.content.decode()  # a page view changes nothing
+    subscriptions_advance()  # the periodic lifecycle task (beat)
     page = client.get(subscription_url)
     assert "not ready yet" not in page.content.decode()
     e5.refresh_from_db()

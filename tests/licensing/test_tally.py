@@ -4,8 +4,8 @@ write: bulk inserts, the services' batch re-points and deletes, cascades."""
 import pytest
 from django.db.models import Count
 
-from billing.models import Subscription
-from licensing.models import DirectoryUser, LicenseAssignment, SubscriptionLicenseTally
+from billing.models import Subscription, SubscriptionLicenseTally
+from licensing.models import DirectoryUser, LicenseAssignment
 from licensing.services import license_replace, license_unassign
 
 from ..factories import LicenseFactory, SubscriptionFactory, product, users_with_licenses

@@ -60,7 +60,7 @@ def worker(django_capture_on_commit_callbacks):
     @contextmanager
     def run_queued_tasks():
         with (
-            mock.patch("upgrades.tasks.upgrade_run_advance.delay", delay),
+            mock.patch("upgrades.services.run_advance_send", delay),
             django_capture_on_commit_callbacks(execute=True),
         ):
             yield

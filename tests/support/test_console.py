@@ -36,7 +36,7 @@ def locked_failed_run():
     t = upgrade_tenant(users=3, card_token="tok_decline")
     run = place(t)
     engine.run_advance(run_id=run.pk)
-    admin_lock_acquire(tenant=t.tenant, holder=engine.lock_holder(run), reason="upgrade")
+    admin_lock_acquire(tenant=t.tenant, holder=run, reason="upgrade")
     t.run = run
     return t
 
@@ -147,7 +147,7 @@ def test_a_stuck_lock_is_released_with_an_audit_event(support, locked_failed_run
         support.user,
         "Run failed, lock left",
     )
-    assert event.data["holder"] == engine.lock_holder(t.run)
+    assert event.data["holder"] == {"type": ["upgrades", "upgraderun"], "id": t.run.pk}
 
 
 def test_the_lock_of_a_run_still_going_is_not_released(support):
@@ -224,7 +224,7 @@ def test_the_console_lists_tenants_waiting_runs_failed_runs_and_locks(support, l
 
     assert t.tenant.name in page
     assert f'data-run="{t.run.pk}"' in page
-    assert engine.lock_holder(t.run) in page
+    assert f'data-lock-holder="{t.run.pk}"' in page
 
 
 def test_the_tenant_page_shows_its_lock_runs_and_audit(support, locked_failed_run):
@@ -232,7 +232,7 @@ def test_the_tenant_page_shows_its_lock_runs_and_audit(support, locked_failed_ru
 
     page = support.client.get(reverse("support_tenant", args=[t.tenant.slug])).content.decode()
 
-    assert engine.lock_holder(t.run) in page
+    assert f'data-lock-holder="{t.run.pk}"' in page
     assert f'data-run="{t.run.pk}"' in page
     assert "upgrade.place" in page
 

@@ -48,4 +48,4 @@ def test_twenty_concurrent_place_order_posts_make_one_order_and_one_run(committe
     status_url = reverse("upgrade_status", args=[t.tenant.slug, run.pk])
     assert [r.status_code for r in responses] == [302] * SUBMITS
     assert {r["Location"] for r in responses} == {status_url}
-    assert AdminLock.objects.get(tenant=t.tenant).holder == f"upgrade-run:{run.pk}"
+    assert AdminLock.objects.get(tenant=t.tenant).holder == run

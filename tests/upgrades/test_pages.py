@@ -36,6 +36,16 @@ def url(name, t, pk):
     return reverse(name, args=[t.tenant.slug, pk])
 
 
+def open_checkout(client, t, cart):
+    """Continue from the cart (the POST that freezes the prices), then load the checkout."""
+    response = client.post(
+        url("upgrade_cart", t, cart.pk),
+        {"billing_frequency": cart.billing_frequency, "quantity": cart.quantity},
+    )
+    assert response.status_code == 302 and response["Location"].endswith("/checkout/")
+    return client.get(response["Location"])
+
+
 def checkout_key(html):
     return re.search(r'name="idempotency_key" value="([0-9a-f]+)"', html).group(1)
 
@@ -85,7 +95,7 @@ def test_checkout_freezes_the_price_that_is_charged():
     t = make_e4_tenant(users=5)
     client = signed_in(t)
     cart = start_cart(t, client)
-    html = client.get(url("upgrade_checkout", t, cart.pk)).content.decode()
+    html = open_checkout(client, t, cart).content.decode()
     frozen_total = UpgradeCart.objects.get(pk=cart.pk).snapshot["total"]
     # The list price changes after checkout opened: the order keeps the frozen price.
     Price.objects.filter(product__code="O365_E5", currency="USD").update(monthly="99.00")
@@ -105,7 +115,7 @@ def test_changing_the_cart_after_checkout_freezes_a_new_price_and_refuses_the_ol
     t = make_e4_tenant(users=5)
     client = signed_in(t)
     cart = start_cart(t, client)
-    old = checkout_key(client.get(url("upgrade_checkout", t, cart.pk)).content.decode())
+    old = checkout_key(open_checkout(client, t, cart).content.decode())
     client.post(url("upgrade_cart", t, cart.pk), {"billing_frequency": "monthly", "quantity": 7})
     response = client.post(url("upgrade_place", t, cart.pk), {"idempotency_key": old})
     assert response.status_code == 302 and response["Location"].endswith("/checkout/")
@@ -117,7 +127,8 @@ def test_sold_to_and_billed_to_can_be_changed_for_the_order():
     client = signed_in(t)
     cart = start_cart(t, client)
     checkout = url("upgrade_checkout", t, cart.pk)
-    assert 'name="organisation"' in client.get(checkout + "?change=sold_to").content.decode()
+    open_checkout(client, t, cart)
+    assert 'name="name"' in client.get(checkout + "?change=sold_to").content.decode()
     client.post(
         checkout,
         {
@@ -144,7 +155,7 @@ def test_invoice_only_at_or_above_the_minimum_and_checkout_announces_the_credit_
     client = signed_in(small)
     cart = start_cart(small, client)
     checkout = url("upgrade_checkout", small, cart.pk)
-    html = client.get(checkout).content.decode()
+    html = open_checkout(client, small, cart).content.decode()
     assert re.search(r'value="invoice"[^>]*disabled', html)
     client.post(checkout, {"section": "payment", "payment_method": "invoice"})
     cart.refresh_from_db()
@@ -155,7 +166,7 @@ def test_invoice_only_at_or_above_the_minimum_and_checkout_announces_the_credit_
     client = signed_in(large)
     cart = start_cart(large, client)
     checkout = url("upgrade_checkout", large, cart.pk)
-    client.get(checkout)
+    open_checkout(client, large, cart)
     client.post(checkout, {"section": "payment", "payment_method": "invoice"})
     cart.refresh_from_db()
     assert cart.payment_method == "invoice"
@@ -168,7 +179,7 @@ def test_place_order_locks_admins_out_except_status_notifications_and_sign_out(
     t = make_e4_tenant(users=5)
     client = signed_in(t)
     cart = start_cart(t, client)
-    key = checkout_key(client.get(url("upgrade_checkout", t, cart.pk)).content.decode())
+    key = checkout_key(open_checkout(client, t, cart).content.decode())
     with django_capture_on_commit_callbacks() as callbacks:
         response = client.post(url("upgrade_place", t, cart.pk), {"idempotency_key": key})
     run = UpgradeRun.objects.get(tenant=t.tenant)
@@ -212,7 +223,7 @@ def test_status_page_polls_until_the_run_ends_and_shows_steps_and_progress():
     t = make_e4_tenant(users=4)
     client = signed_in(t)
     cart = start_cart(t, client)
-    key = checkout_key(client.get(url("upgrade_checkout", t, cart.pk)).content.decode())
+    key = checkout_key(open_checkout(client, t, cart).content.decode())
     client.post(url("upgrade_place", t, cart.pk), {"idempotency_key": key})
     run = UpgradeRun.objects.get(tenant=t.tenant)
     status = url("upgrade_status", t, run.pk)
@@ -233,7 +244,7 @@ def test_failed_run_shows_its_reason_on_the_status_page():
     t = make_e4_tenant(users=4, card_token="tok_decline")
     client = signed_in(t)
     cart = start_cart(t, client)
-    key = checkout_key(client.get(url("upgrade_checkout", t, cart.pk)).content.decode())
+    key = checkout_key(open_checkout(client, t, cart).content.decode())
     client.post(url("upgrade_place", t, cart.pk), {"idempotency_key": key})
     run = UpgradeRun.objects.get(tenant=t.tenant)
     assert engine.run_advance(run_id=run.pk) == RunState.FAILED
@@ -255,7 +266,7 @@ def test_status_is_reachable_from_the_old_and_the_new_subscription():
     t = make_e4_tenant(users=2)
     client = signed_in(t)
     cart = start_cart(t, client)
-    key = checkout_key(client.get(url("upgrade_checkout", t, cart.pk)).content.decode())
+    key = checkout_key(open_checkout(client, t, cart).content.decode())
     client.post(url("upgrade_place", t, cart.pk), {"idempotency_key": key})
     run = UpgradeRun.objects.get(tenant=t.tenant)
     engine.run_advance(run_id=run.pk)
@@ -276,7 +287,7 @@ def test_status_page_of_another_tenant_is_not_found():
     other = make_e4_tenant(users=1)
     client = signed_in(other)
     cart = start_cart(other, client)
-    key = checkout_key(client.get(url("upgrade_checkout", other, cart.pk)).content.decode())
+    key = checkout_key(open_checkout(client, other, cart).content.decode())
     client.post(url("upgrade_place", other, cart.pk), {"idempotency_key": key})
     run = UpgradeRun.objects.get(tenant=other.tenant)
     assert signed_in(t).get(url("upgrade_status", t, run.pk)).status_code == 404

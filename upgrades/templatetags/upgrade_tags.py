@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from upgrades.models import RunState
+from upgrades.selectors import upgrade_run_for_subscription
 
 register = template.Library()
 
@@ -24,8 +25,6 @@ def upgrade_tab_link(subscription, current=False):
 def upgrade_status_link(subscription):
     """A link to the status of the upgrade that moved this subscription's users, from the old
     subscription or to the new one; empty when it was never part of an upgrade. One query."""
-    from upgrades.selectors import upgrade_run_for_subscription
-
     run = upgrade_run_for_subscription(subscription=subscription)
     if run is None:
         return ""

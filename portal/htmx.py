@@ -1,6 +1,6 @@
 """Rendering a page or, for htmx, one of its named partials (the django-htmx pattern).
 
-Used by the billing and licensing pages (licensing may depend on billing, not the reverse)."""
+Every view that answers htmx with a fragment goes through page_or_partial."""
 
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
