@@ -2,10 +2,12 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORTAL_VAR_DIR=/app/var
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY config ./config
 COPY portal ./portal
 COPY billing ./billing
 COPY licensing ./licensing
 COPY upgrades ./upgrades
+COPY support ./support
 RUN pip install --no-cache-dir .
 COPY . .
 RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py compiletranslations \

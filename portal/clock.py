@@ -7,12 +7,12 @@ import datetime as dt
 from django.conf import settings
 from django.utils import timezone
 
+from .models import ClockState
+
 
 def now() -> dt.datetime:
     """Simulated now. A read: until the clock is anchored (clock_anchor, by the periodic task or
     clock_advance) simulated time is real time."""
-    from .models import ClockState
-
     real = timezone.now()
     state = ClockState.objects.filter(pk=1).first()
     if state is None:
@@ -24,8 +24,6 @@ def now() -> dt.datetime:
 def clock_anchor() -> None:
     """Start simulated time running at PORTAL_CLOCK_SPEED from now, once (a write, so that
     reading the clock never is one). Every process then shares the same anchor."""
-    from .models import ClockState
-
     speed = settings.PORTAL_CLOCK_SPEED
     if speed == 1.0:
         return
@@ -42,8 +40,6 @@ def today() -> dt.date:
 
 def clock_advance(*, delta: dt.timedelta) -> dt.datetime:
     """Move simulated time forward (tests and the support console's demo tools)."""
-    from .models import ClockState
-
     current = now()
     real = timezone.now()
     speed = ClockState.objects.filter(pk=1).values_list("speed", flat=True).first()
