@@ -25,6 +25,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("t/<slug:tenant_slug>/", include(tenant_patterns)),
     path("support/", include("support.urls")),
-    path("api/", include("portal.api.urls")),
+    path("api/", include("config.api")),
     path("django-admin/", admin.site.urls),
 ]

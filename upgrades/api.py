@@ -1,47 +1,84 @@
 """Upgrade endpoints of the JSON API: eligibility with reasons, placing an upgrade (idempotent
-by the Idempotency-Key header) and the run's status. Placing goes through the same services as
-the pages: cart, checkout (the pricing snapshot is frozen), place order."""
+by the Idempotency-Key header) and the run's status. Mounted under
+/api/v1/tenants/<tenant_slug>/ by config/api.py. Placing goes through the same services as the
+pages: cart, checkout (the pricing snapshot is frozen), place order."""
 
-from django.http import Http404, JsonResponse
+from typing import Annotated, Literal
+
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict
 
+from billing.api import Product
 from billing.models import BillingFrequency, PaymentMethod
 from billing.selectors import subscription_get
-from portal.api.framework import (
-    ApiError,
-    admin_lock_check,
-    clean_text,
-    endpoint,
-    id_field,
-    idempotency_key,
-    invalid,
-    json_body,
-    query_choice,
-    query_limit,
-    request_fingerprint,
+from portal.api.auth import TokenAuth, admin_lock_check
+from portal.api.errors import api_responses
+from portal.api.fields import (
+    DateTimeText,
+    Id,
+    IdempotencyKey,
+    PathId,
+    QueryInt,
+    TenantSlug,
+    text,
 )
-from portal.api.services import api_idempotent_call
+from portal.api.services import api_idempotent_call, idempotency_fingerprint
 from portal.errors import DomainError
 from portal.roles import Cap
 
 from . import selectors, services
-from .eligibility import Eligibility, Reason
-from .models import RunState, UpgradeRun
+from .eligibility import Eligibility as EligibilityResult
+from .eligibility import Reason as ReasonResult
+from .models import RunState
+from .models import UpgradeRun as UpgradeRunModel
 
-PLACE_FIELDS = {
-    "subscription_id",
-    "target",
-    "billing_frequency",
-    "quantity",
-    "payment_method",
-    "po_number",
-}
 RUNS_PAGE_DEFAULT = 20
 RUNS_PAGE_MAX = 100
 
+router = Router(tags=["upgrades"])
 
-def _reason_json(reason: Reason) -> dict:
+RunStateValue = Literal[tuple(RunState.values)]
+
+
+# --- Eligibility ---------------------------------------------------------------------------
+
+
+class Reason(Schema):
+    code: str
+    message: str
+    remedy: str
+    temporary: bool = Field(description="True when the reason passes by itself (try again later).")
+
+
+class AddonRef(Schema):
+    subscription_id: int = Field(ge=1)
+    code: str
+    name: str
+
+
+class UpgradeTarget(Schema):
+    code: str
+    name: str
+    available: bool
+    reasons: list[Reason]
+    moved_addons: list[AddonRef]
+    removed_addons: list[AddonRef]
+    lost_services: list[str]
+
+
+class Eligibility(Schema):
+    subscription_id: int = Field(ge=1)
+    eligible: bool
+    reasons: list[Reason] = Field(
+        description="Why the subscription cannot be upgraded now (empty when it can)."
+    )
+    targets: list[UpgradeTarget]
+
+
+def _reason_json(reason: ReasonResult) -> dict:
     return {
         "code": str(reason.code),
         "message": str(reason.message),
@@ -50,7 +87,7 @@ def _reason_json(reason: Reason) -> dict:
     }
 
 
-def eligibility_json(subscription, eligibility: Eligibility) -> dict:
+def eligibility_json(subscription, eligibility: EligibilityResult) -> dict:
     return {
         "subscription_id": subscription.pk,
         "eligible": eligibility.eligible,
@@ -76,7 +113,71 @@ def eligibility_json(subscription, eligibility: Eligibility) -> dict:
     }
 
 
-def run_json(run: UpgradeRun, *, events=None) -> dict:
+@router.get(
+    "/subscriptions/{api_id:subscription_id}/eligibility",
+    auth=TokenAuth(Cap.VIEW),
+    url_name="eligibility",
+    summary="Whether the subscription can be upgraded, to what, and why not",
+    **api_responses({200: Eligibility}, 403, 423),
+)
+def eligibility(request, tenant_slug: TenantSlug, subscription_id: PathId):
+    """Reasons and targets, as the Upgrade tab shows them."""
+    subscription = subscription_get(tenant=request.tenant, pk=subscription_id)
+    result = selectors.eligibility_for(access=request.access, subscription=subscription)
+    return eligibility_json(subscription, result)
+
+
+# --- Runs ----------------------------------------------------------------------------------
+
+
+class Progress(Schema):
+    moved: int = Field(ge=0)
+    total: int = Field(ge=0)
+    percent: int = Field(ge=0, le=100)
+
+
+class RunOrder(Schema):
+    id: int = Field(ge=1)
+    total: str = Field(description="Decimal amount.")
+    currency: str
+    payment_method: Literal[tuple(PaymentMethod.values)]
+
+
+class UpgradeEvent(Schema):
+    from_state: str | None = Field(alias="from")
+    to: str
+    at: DateTimeText
+    actor: str | None
+    reason: str
+
+
+class UpgradeRun(Schema):
+    id: int = Field(ge=1)
+    state: RunStateValue
+    state_label: str
+    terminal: bool
+    source_subscription_id: int = Field(ge=1)
+    target: Product
+    new_subscription_id: int | None
+    progress: Progress
+    failed_step: str | None
+    failure_reason: str | None
+    placed_at: DateTimeText
+    finished_at: DateTimeText | None
+    order: RunOrder
+    status_url: str = Field(description="The portal's status page.")
+    # Only on a single run (status, or placing one); never in a list.
+    events: list[UpgradeEvent] = Field(
+        default_factory=list, description="Every state change, oldest first."
+    )
+
+
+class UpgradeRunList(Schema):
+    items: list[UpgradeRun]
+
+
+def run_json(run: UpgradeRunModel, *, events=None) -> dict:
+    """A run as the API answers it (and `manage.py upgrade_status --json` prints it)."""
     order = run.order
     data = {
         "id": run.pk,
@@ -113,72 +214,40 @@ def run_json(run: UpgradeRun, *, events=None) -> dict:
     return data
 
 
-@endpoint(cap=Cap.VIEW)
-def eligibility(request, subscription_id: int):
-    """Whether the subscription can be upgraded now, to what, and every reason why not."""
-    subscription = subscription_get(tenant=request.tenant, pk=subscription_id)
-    result = selectors.eligibility_for(access=request.access, subscription=subscription)
-    return eligibility_json(subscription, result)
+class UpgradeRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    subscription_id: Id = Field(description="The subscription to upgrade from.")
+    target: text(40) = Field(description="Product code of the target plan (see eligibility).")
+    billing_frequency: Literal[tuple(BillingFrequency.values)] | None = Field(
+        None, description="Defaults to the source subscription's."
+    )
+    quantity: Annotated[int, Field(strict=True, ge=1, le=services.MAX_QUANTITY)] | None = Field(
+        None, description="Licenses to buy; at least the current quantity. Defaults to it."
+    )
+    payment_method: Literal[tuple(PaymentMethod.values)] | None = None
+    po_number: text(60) | None = None
 
 
-def _place_arguments(body: dict) -> dict:
-    unknown = sorted(set(body) - PLACE_FIELDS)
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            _("Unknown fields: %(fields)s.") % {"fields": ", ".join(unknown)},
-            details={"fields": unknown},
-        )
-    args = {
-        "subscription_id": id_field(body, "subscription_id"),
-        "target": clean_text(body.get("target"), field="target", max_length=40),
-        "billing_frequency": body.get("billing_frequency"),
-        "quantity": body.get("quantity"),
-        "payment_method": body.get("payment_method"),
-        "po_number": body.get("po_number"),
-    }
-    if args["billing_frequency"] is not None and args["billing_frequency"] not in (
-        BillingFrequency.values
-    ):
-        raise invalid("billing_frequency", _("billing_frequency must be monthly or yearly."))
-    quantity = args["quantity"]
-    if quantity is not None and (
-        isinstance(quantity, bool)
-        or not isinstance(quantity, int)
-        or not 1 <= quantity <= services.MAX_QUANTITY
-    ):
-        raise invalid(
-            "quantity",
-            _("quantity must be a whole number from 1 to %(max)d.")
-            % {"max": services.MAX_QUANTITY},
-        )
-    if args["payment_method"] is not None and args["payment_method"] not in PaymentMethod.values:
-        raise invalid("payment_method", _("payment_method must be card or invoice."))
-    if args["po_number"] is not None:
-        args["po_number"] = clean_text(args["po_number"], field="po_number", max_length=60)
-    return args
-
-
-def _place(request, args: dict) -> tuple[int, dict]:
+def _place(request, body: UpgradeRequest) -> tuple[int, dict]:
     admin_lock_check(request.access)
     try:
-        source = subscription_get(tenant=request.tenant, pk=args["subscription_id"])
+        source = subscription_get(tenant=request.tenant, pk=body.subscription_id)
     except Http404:
         raise DomainError(_("That subscription does not exist."), code="not_found") from None
     cart = services.upgrade_cart_create(
-        access=request.access, source=source, target_code=args["target"]
+        access=request.access, source=source, target_code=body.target
     )
-    if args["quantity"] is not None or args["billing_frequency"] is not None:
+    if body.quantity is not None or body.billing_frequency is not None:
         cart = services.upgrade_cart_update(
             cart=cart,
-            quantity=args["quantity"] or cart.quantity,
-            billing_frequency=args["billing_frequency"] or cart.billing_frequency,
+            quantity=body.quantity or cart.quantity,
+            billing_frequency=body.billing_frequency or cart.billing_frequency,
         )
     cart = services.upgrade_checkout_open(cart=cart)
-    if args["payment_method"] is not None or args["po_number"] is not None:
+    if body.payment_method is not None or body.po_number is not None:
         cart = services.upgrade_checkout_update(
-            cart=cart, payment_method=args["payment_method"], po_number=args["po_number"]
+            cart=cart, payment_method=body.payment_method, po_number=body.po_number
         )
     run = services.upgrade_place(
         tenant=request.tenant,
@@ -191,36 +260,71 @@ def _place(request, args: dict) -> tuple[int, dict]:
 
 
 # Lock-exempt so that a replay of an order that locked the tenant still gets its first result;
-# a new order checks the lock itself.
-@endpoint(cap=Cap.PURCHASE, lock_exempt=True)
-def upgrade_place(request):
-    """POST upgrades with an Idempotency-Key header. The same key and body again returns the
-    first result (201, with Idempotent-Replayed: true); the same key with another body is
-    refused (409); a request that failed leaves the key unused."""
-    key = idempotency_key(request)
-    body = json_body(request)
-    args = _place_arguments(body)
+# a new order checks the lock itself (in _place).
+@router.post(
+    "/upgrades",
+    auth=TokenAuth(Cap.PURCHASE, lock_exempt=True),
+    url_name="upgrades",
+    summary="Place an upgrade",
+    by_alias=True,
+    exclude_unset=True,
+    **api_responses({201: UpgradeRun}, 400, 403, 409, 413, 422, 423),
+)
+def upgrade_place(
+    request,
+    tenant_slug: TenantSlug,
+    idempotency_key: IdempotencyKey,
+    body: UpgradeRequest,
+    response: HttpResponse,
+):
+    """Cart, checkout and place order in one request, as on the Upgrade tab: the pricing is
+    frozen and charged as quoted, and the tenant's admin center is locked until the run ends.
+    Requires an Idempotency-Key header: sending the same key and body again returns the first
+    result (with `Idempotent-Replayed: true`); the same key with a different body is refused
+    with 409. A request that was refused leaves its key unused."""
     status, result, replayed = api_idempotent_call(
         tenant=request.tenant,
-        key=key,
-        fingerprint=request_fingerprint(request, body),
-        perform=lambda: _place(request, args),
+        key=idempotency_key,
+        # The fields as sent (exclude_unset): the same fingerprint as the raw JSON body.
+        fingerprint=idempotency_fingerprint(request, body.model_dump(exclude_unset=True)),
+        perform=lambda: _place(request, body),
     )
-    response = JsonResponse(result, status=status)
     response["Idempotent-Replayed"] = "true" if replayed else "false"
-    return response
+    return Status(status, result)
 
 
-@endpoint(cap=Cap.VIEW, lock_exempt=True)
-def upgrade_list(request):
-    state = query_choice(request, "state", RunState.values)
-    limit = query_limit(request, default=RUNS_PAGE_DEFAULT, maximum=RUNS_PAGE_MAX)
+@router.get(
+    "/upgrades",
+    auth=TokenAuth(Cap.VIEW, lock_exempt=True),
+    url_name="upgrades",
+    summary="List upgrade runs, newest first",
+    by_alias=True,
+    exclude_unset=True,
+    **api_responses({200: UpgradeRunList}, 400, 403),
+)
+def upgrade_list(
+    request,
+    tenant_slug: TenantSlug,
+    state: Annotated[RunStateValue, Query(None, description="Only runs in this state.")],
+    limit: Annotated[
+        QueryInt, Query(RUNS_PAGE_DEFAULT, ge=1, le=RUNS_PAGE_MAX, description="How many runs.")
+    ],
+):
+    """Readable while the tenant is locked by an upgrade."""
     runs = selectors.upgrade_run_list(tenant=request.tenant, state=state)[:limit]
     return {"items": [run_json(run) for run in runs]}
 
 
-@endpoint(cap=Cap.VIEW, lock_exempt=True)
-def upgrade_status(request, run_id: int):
-    """A run's state, progress, failure and timeline; readable while the tenant is locked."""
+@router.get(
+    "/upgrades/{api_id:run_id}",
+    auth=TokenAuth(Cap.VIEW, lock_exempt=True),
+    url_name="upgrade",
+    summary="An upgrade run's status: state, progress, failure and timeline",
+    by_alias=True,
+    exclude_unset=True,
+    **api_responses({200: UpgradeRun}, 403),
+)
+def upgrade_status(request, tenant_slug: TenantSlug, run_id: PathId):
+    """Readable while the tenant is locked by an upgrade."""
     run = selectors.upgrade_run_get(tenant=request.tenant, pk=run_id)
     return run_json(run, events=selectors.upgrade_run_events(run=run))

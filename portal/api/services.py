@@ -1,4 +1,6 @@
 import datetime as dt
+import hashlib
+import json
 import secrets
 from collections.abc import Callable
 
@@ -83,6 +85,13 @@ def api_token_touch(*, token: ApiToken) -> None:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
+
+
+def idempotency_fingerprint(request, body: dict) -> str:
+    """What an Idempotency-Key is bound to: the method, the path and the body (canonical JSON),
+    so that the same key with another request is refused rather than replayed."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
 
 
 def api_idempotent_call(

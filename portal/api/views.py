@@ -1,12 +1,11 @@
-"""The API's own views (the OpenAPI document, JSON 404s for unknown API paths) and the admin
-center's API tokens page, where an admin creates and revokes their tokens."""
+"""The admin center's API tokens page, where an admin creates and revokes their tokens. (The API
+itself is config/api.py with each app's router.)"""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from portal.access import tenant_view
@@ -15,24 +14,6 @@ from portal.models import Role
 
 from . import selectors, services
 from .forms import ApiTokenCreateForm
-from .framework import answer_errors, error_response
-from .openapi import openapi_document
-
-
-@csrf_exempt
-@answer_errors
-def openapi(request):
-    if request.method not in ("GET", "HEAD"):
-        return error_response(
-            405, "method_not_allowed", _("This path accepts only GET."), headers={"Allow": "GET"}
-        )
-    return JsonResponse(openapi_document())
-
-
-@csrf_exempt
-def not_found(request, *args, **kwargs):
-    """Every /api/ path that is not an endpoint: a JSON 404, never the HTML page."""
-    return error_response(404, "not_found", _("There is no such API path."))
 
 
 def _tokens_context(request, *, form, created=None):

@@ -142,9 +142,8 @@ def test_bad_query_parameters_are_400(api):
 
 
 def test_a_locked_tenant_answers_423_with_the_status_url(tenant, api):
-    admin_lock_acquire(
-        tenant=tenant, holder="upgrade-run:1", reason="Upgrade", status_url="/t/x/upgrade/1/"
-    )
+    # Any saved row may hold the lock (an upgrade run, in the product); the API does not care.
+    admin_lock_acquire(tenant=tenant, holder=tenant, reason="Upgrade", status_url="/t/x/upgrade/1/")
 
     response = api.get("subscriptions")
 
@@ -176,3 +175,160 @@ def test_a_bug_is_answered_as_json_not_an_html_page(api, monkeypatch):
     monkeypatch.setattr("billing.selectors.subscription_list", broken)
 
     _assert_json_error(api.get("subscriptions"), 500, "server_error")
+
+
+# --- Methods ---------------------------------------------------------------------------------
+
+
+def test_a_wrong_method_is_405_json_listing_every_method_the_path_accepts(api):
+    response = api.client.put(api.url("upgrades"))
+
+    _assert_json_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, POST"
+
+
+def test_a_wrong_method_is_405_even_without_a_token(tenant):
+    response = Client().patch(f"/api/v1/tenants/{tenant.slug}/licenses/assign")
+
+    _assert_json_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "POST"
+
+
+def test_the_openapi_document_accepts_only_get():
+    response = Client().post("/api/v1/openapi.json")
+
+    _assert_json_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET"
+
+
+def test_a_post_to_an_unknown_api_path_is_404_json_not_a_csrf_page(api):
+    _assert_json_error(Client(enforce_csrf_checks=True).post("/api/v1/nothing"), 404, "not_found")
+
+
+# --- Authentication --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "pt_token"])
+def test_anything_but_a_bearer_token_is_401_unauthenticated(tenant, header):
+    response = Client(headers={"Authorization": header}).get(
+        f"/api/v1/tenants/{tenant.slug}/subscriptions"
+    )
+
+    _assert_json_error(response, 401, "unauthenticated")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_an_invalid_token_says_so_in_www_authenticate(tenant):
+    client = Client(headers={"Authorization": "Bearer pt_not-a-real-token"})
+
+    response = client.get(f"/api/v1/tenants/{tenant.slug}/subscriptions")
+
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+
+
+def test_the_token_of_a_deactivated_admin_stops_working(api):
+    api.user.is_active = False
+    api.user.save(update_fields=["is_active"])
+
+    _assert_json_error(api.get("subscriptions"), 401, "invalid_token")
+
+
+def test_the_bearer_scheme_is_case_insensitive(api):
+    client = Client(headers={"Authorization": f"bearer {api.token}"})
+
+    assert client.get(api.url("subscriptions")).status_code == 200
+
+
+# --- The admin lock and the roles ------------------------------------------------------------
+
+
+def _lock(tenant):
+    admin_lock_acquire(tenant=tenant, holder=tenant, reason="Upgrade", status_url="/t/x/up/1/")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "subscriptions"), ("post", "licenses/assign"), ("get", "licenses")],
+)
+def test_the_lock_is_answered_423_alike_to_every_role(tenant, api_for, method, path):
+    """A Global reader asking to assign licenses (which their role does not allow) gets the same
+    423 as a License admin: while locked nobody learns more than that."""
+    e5 = SubscriptionFactory(tenant=tenant)
+    _lock(tenant)
+    answers = {}
+    for role in [Role.GLOBAL_READER, Role.LICENSE_ADMIN, *Role.values]:
+        client = api_for(tenant, role)
+        if method == "post":
+            response = client.post(path, {"subscription_id": e5.pk, "users": ["a@b.test"]})
+        else:
+            response = client.get(path, subscription_id=e5.pk)
+        _assert_json_error(response, 423, "admin_locked")
+        answers[role] = response.json()
+
+    assert answers[Role.GLOBAL_READER] == answers[Role.LICENSE_ADMIN]
+    assert len({str(body) for body in answers.values()}) == 1
+    assert answers[Role.GLOBAL_READER]["details"] == {"status_url": "/t/x/up/1/"}
+
+
+def test_without_a_lock_the_role_is_checked_and_the_reader_gets_403(tenant, api_for):
+    e5 = SubscriptionFactory(tenant=tenant)
+
+    response = api_for(tenant, Role.GLOBAL_READER).post(
+        "licenses/assign", {"subscription_id": e5.pk, "users": ["a@b.test"]}
+    )
+
+    _assert_json_error(response, 403, "forbidden")
+
+
+def test_a_locked_tenant_still_answers_404_for_another_tenant(tenant, api):
+    other = TenantFactory()
+    _lock(other)
+    _lock(tenant)
+
+    _assert_json_error(
+        api.client.get(f"/api/v1/tenants/{other.slug}/subscriptions"), 404, "not_found"
+    )
+
+
+def test_a_locked_request_still_records_the_tokens_use(tenant, api):
+    _lock(tenant)
+
+    api.get("subscriptions")
+
+    assert ApiToken.objects.get(membership__user=api.user).last_used_at is not None
+
+
+@pytest.mark.parametrize("role", Role.values)
+def test_upgrade_status_and_list_stay_readable_while_locked(tenant, api_for, role):
+    _lock(tenant)
+    client = api_for(tenant, role)
+
+    assert client.get("upgrades").status_code == 200
+    _assert_json_error(client.get("upgrades/1"), 404, "not_found")  # not 423
+
+
+def test_token_requests_need_no_csrf_token(api, tenant):
+    e5 = SubscriptionFactory(tenant=tenant)
+    client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {api.token}"})
+
+    response = client.post(
+        api.url("licenses/assign"),
+        {"subscription_id": e5.pk, "users": ["nobody@b.test"]},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422, response.content  # reached the endpoint
+    assert response.json()["code"] == "unknown_users"
+
+
+def test_a_bug_is_logged_with_its_traceback(api, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("billing.selectors.subscription_list", broken)
+
+    with caplog.at_level("ERROR", logger="portal.api.errors"):
+        api.get("subscriptions")
+
+    record = next(r for r in caplog.records if "API request failed" in r.getMessage())
+    assert record.exc_info and "boom" in str(record.exc_info[1])

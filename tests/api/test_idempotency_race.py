@@ -42,7 +42,7 @@ def test_concurrent_requests_with_one_key_place_one_order_and_all_get_its_result
             connection.close()
 
     # The run's task is queued on commit; no worker is needed to count orders.
-    with mock.patch("upgrades.tasks.upgrade_run_advance.delay"):
+    with mock.patch("upgrades.services.run_advance_send"):
         threads = [threading.Thread(target=send, args=(i,)) for i in range(CLIENTS)]
         for thread in threads:
             thread.start()

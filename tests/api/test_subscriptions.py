@@ -43,3 +43,37 @@ def test_the_list_costs_a_constant_number_of_queries(api, tenant, django_assert_
 
     with django_assert_max_num_queries(8):
         assert api.get("subscriptions").status_code == 200
+
+
+SUBSCRIPTION_KEYS = [
+    "id",
+    "product",
+    "is_addon",
+    "parent_id",
+    "status",
+    "quantity",
+    "assigned",
+    "billing_frequency",
+    "channel",
+    "is_trial",
+    "is_prepaid",
+    "offer",
+    "recurring_billing",
+    "paid_through",
+    "status_since",
+]
+
+
+def test_a_subscription_keeps_its_fields_in_their_order(api, tenant):
+    e4 = SubscriptionFactory(tenant=tenant, product=product("O365_E4"))
+    phone = SubscriptionFactory(tenant=tenant, product=product("PHONE_SYSTEM"), parent=e4)
+
+    listed = api.get("subscriptions").json()["items"][0]
+    addon = api.get(f"subscriptions/{phone.pk}").json()
+
+    assert list(listed) == [*SUBSCRIPTION_KEYS, "addons"]
+    assert list(listed["addons"][0]) == SUBSCRIPTION_KEYS  # a nested add-on has no "addons"
+    assert list(addon) == [*SUBSCRIPTION_KEYS, "addons"]
+    assert addon["addons"] == []
+    assert listed["status_since"] == e4.status_since.isoformat()
+    assert listed["paid_through"] == e4.paid_through.isoformat()

@@ -165,3 +165,98 @@ def test_another_tenants_run_is_404(api):
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+RUN_KEYS = [
+    "id",
+    "state",
+    "state_label",
+    "terminal",
+    "source_subscription_id",
+    "target",
+    "new_subscription_id",
+    "progress",
+    "failed_step",
+    "failure_reason",
+    "placed_at",
+    "finished_at",
+    "order",
+    "status_url",
+]
+
+
+def test_a_run_keeps_its_fields_in_their_order(api, e4):
+    placed = _place(api, e4).json()
+    run_id = placed["id"]
+
+    status = api.get(f"upgrades/{run_id}").json()
+    listed = api.get("upgrades").json()["items"][0]
+
+    assert list(placed) == list(status) == [*RUN_KEYS, "events"]
+    assert list(listed) == RUN_KEYS  # no events in a list
+    assert list(status["events"][0]) == ["from", "to", "at", "actor", "reason"]
+    assert list(status["order"]) == ["id", "total", "currency", "payment_method"]
+    assert status["placed_at"] == UpgradeRun.objects.get(pk=run_id).placed_at.isoformat()
+
+
+def test_the_api_and_the_upgrade_status_command_print_the_same_run(api, e4):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    run_id = _place(api, e4).json()["id"]
+    out = StringIO()
+    call_command("upgrade_status", "--tenant", api.tenant.slug, str(run_id), "--json", stdout=out)
+
+    assert json.loads(out.getvalue()) == api.get(f"upgrades/{run_id}").json()
+
+
+def test_a_replay_matches_the_body_whatever_the_order_of_its_fields(api, tenant, e4):
+    first = _place(api, e4, po_number=None)
+
+    replay = api.post(
+        "upgrades",
+        {"po_number": None, "target": "O365_E5", "subscription_id": e4.pk},
+        **{"Idempotency-Key": "order-1"},
+    )
+
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+
+
+def test_the_key_is_bound_to_the_fingerprint_of_the_json_body_as_sent(api, tenant, e4):
+    """Keys stored before the move to django-ninja keep replaying: the fingerprint is still the
+    SHA-256 of method, path and the canonical JSON of the body as sent."""
+    import hashlib
+    import json
+
+    body = {"subscription_id": e4.pk, "target": "O365_E5", "po_number": None}
+    _place(api, e4, po_number=None)
+
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    path = f"/api/v1/tenants/{tenant.slug}/upgrades"
+    expected = hashlib.sha256(f"POST {path}\n{canonical}".encode()).hexdigest()
+    assert ApiIdempotencyKey.objects.get(tenant=tenant, key="order-1").fingerprint == expected
+
+
+def test_a_new_order_while_locked_is_423_but_a_replay_is_not(api, e4):
+    first = _place(api, e4, key="order-1")
+
+    replay = _place(api, e4, key="order-1")
+    second = _place(api, e4, key="order-2")
+
+    assert replay.status_code == 201
+    assert replay.json() == first.json()
+    assert second.status_code == 423
+    assert second.json()["code"] == "admin_locked"
+
+
+def test_a_role_that_cannot_buy_gets_403_even_while_locked(tenant, api_for, api, e4):
+    _place(api, e4)
+
+    response = _place(api_for(tenant, Role.GLOBAL_READER), e4, key="order-2")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
