@@ -145,3 +145,25 @@ def test_no_get_of_any_page_changes_a_row(world, who):
     assert 500 not in statuses.values(), statuses
     # The crawl reached real pages, not only refusals.
     assert sum(status == 200 for status in statuses.values()) >= 10, statuses
+
+
+def test_every_partial_answer_varies_on_hx_request_and_history_restore_gets_the_page(world):
+    """Any page that answers htmx with a fragment goes through portal.htmx.page_or_partial."""
+    t = world["t"]
+    user = UserFactory()
+    MembershipFactory(user=user, tenant=t.tenant, role=Role.GLOBAL_ADMIN)
+    client = _client(user)
+    fragments = []
+    for url in _urls(world["ids"]):
+        response = client.get(url, headers={"HX-Request": "true"})
+        if response.status_code != 200 or b"<html" in response.content:
+            continue
+        fragments.append(url)
+        assert "HX-Request" in response.get("Vary", ""), url
+        restored = client.get(
+            url, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+        )
+        assert b"<html" in restored.content, url
+
+    # The crawl met the partial pages (Your products, subscription, notifications, status).
+    assert len(fragments) >= 4, fragments
