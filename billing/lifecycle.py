@@ -46,15 +46,13 @@ def subscription_transition(
     at: dt.datetime | None = None,
 ) -> Subscription:
     """Caller owns the transaction (and should hold the row lock)."""
-    TRANSITIONS.check(subscription.status, to)  # before touching the instance
     at = at or clock.now()
-    subscription.status_since = at
     transition_apply(
         table=TRANSITIONS,
         instance=subscription,
         field="status",
         to=to,
-        also_save=["status_since"],
+        also_set={"status_since": at},
         record=lambda previous: SubscriptionStatusChange.objects.create(
             subscription=subscription,
             from_status=previous,

@@ -1,5 +1,4 @@
 from django.shortcuts import render
-from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from .models import AdminLock
@@ -29,11 +28,9 @@ class AdminLockMiddleware:
         )
         if lock is None:
             return None
-        message = _(
-            "An upgrade is in progress for %(tenant)s. The admin center is locked until it "
-            "finishes; your users keep working as usual."
-        ) % {"tenant": lock.tenant.name}
-        return render(request, "portal/locked.html", {"lock": lock, "message": message}, status=423)
+        return render(
+            request, "portal/locked.html", {"lock": lock, "message": lock.message}, status=423
+        )
 
 
 class HtmxLoginRedirectMiddleware:

@@ -84,6 +84,17 @@ class AdminLock(models.Model):
         return f"{self.tenant}: {self.reason}"
 
     @property
+    def message(self) -> str:
+        """What a locked-out admin reads, on the lock page and in the API's 423."""
+        return str(
+            _(
+                "An upgrade is in progress for %(tenant)s. The admin center is locked until it "
+                "finishes; your users keep working as usual."
+            )
+            % {"tenant": self.tenant.name}
+        )
+
+    @property
     def holder_ref(self) -> dict:
         """What holds the lock, as plain data (audit events, logs)."""
         return {"type": self.holder_type.natural_key(), "id": self.holder_id}

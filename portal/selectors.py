@@ -50,7 +50,7 @@ def tenant_access_get(*, user, slug: str) -> TenantAccess:
 
 
 def admin_lock_get(*, tenant_slug: str) -> AdminLock | None:
-    return AdminLock.objects.filter(tenant__slug=tenant_slug).first()
+    return AdminLock.objects.filter(tenant__slug=tenant_slug).select_related("tenant").first()
 
 
 def incident_open_list(*, tenant: Tenant):

@@ -3,7 +3,7 @@ state) declares one TransitionTable; every change goes through transition_apply,
 an illegal move with a DomainError fit to show an admin and records the change in the model's
 history table, so no state is ever set by hand."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.db import models
@@ -35,14 +35,16 @@ def transition_apply(
     field: str,
     to: str,
     record: Callable[[str], object],
-    also_save: Sequence[str] = (),
+    also_set: Mapping[str, object] | None = None,
 ) -> str:
-    """Move `instance.<field>` to `to`, save it (with `also_save`, fields the caller set), and
-    call `record(previous_state)` to write the history row. The caller owns the transaction
-    and holds the row's lock. Returns the previous state."""
+    """Move `instance.<field>` to `to` and set the `also_set` fields with it (nothing is touched
+    when the move is illegal), save them, and call `record(previous_state)` to write the history
+    row. The caller owns the transaction and holds the row's lock. Returns the previous state."""
     current = getattr(instance, field)
     table.check(current, to)
-    setattr(instance, field, to)
-    instance.save(update_fields=[field, *also_save])
+    changes = {field: to, **(also_set or {})}
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    instance.save(update_fields=list(changes))
     record(current)
     return current

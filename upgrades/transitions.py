@@ -53,18 +53,13 @@ TRANSITIONS = TransitionTable(
 
 def run_transition(*, run: UpgradeRun, to: str, actor=None, reason: str = "") -> UpgradeRun:
     """Caller owns the transaction and holds the run's row lock."""
-    TRANSITIONS.check(run.state, to)  # before touching the instance
     now = clock.now()
-    also_save = []
-    if to in TERMINAL_STATES:
-        run.finished_at = now
-        also_save.append("finished_at")
     transition_apply(
         table=TRANSITIONS,
         instance=run,
         field="state",
         to=to,
-        also_save=also_save,
+        also_set={"finished_at": now} if to in TERMINAL_STATES else None,
         record=lambda previous: UpgradeRunEvent.objects.create(
             run=run,
             from_state=previous,

@@ -19,16 +19,7 @@ def admin_lock_check(access: TenantAccess) -> None:
     locked, but tokens belong to admins)."""
     lock = admin_lock_get(tenant_slug=access.tenant.slug)
     if lock is not None and not access.is_support:
-        raise ApiError(
-            423,
-            "admin_locked",
-            _(
-                "An upgrade is in progress for %(tenant)s. The admin center is locked until it "
-                "finishes; your users keep working as usual."
-            )
-            % {"tenant": access.tenant.name},
-            details={"status_url": lock.status_url},
-        )
+        raise ApiError(423, "admin_locked", lock.message, details={"status_url": lock.status_url})
 
 
 def _tenant_slug(request) -> str | None:
