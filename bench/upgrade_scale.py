@@ -129,7 +129,7 @@ def upgrade_place(tenant, e4, admin):
 
     access = tenant_access_get(user=admin, slug=tenant.slug)
     cart = services.upgrade_cart_create(access=access, source=e4, target_code="O365_E5")
-    cart = services.upgrade_checkout_open(cart=cart)
+    cart = services.upgrade_checkout_open(cart=cart, actor=admin)
     return services.upgrade_place(
         tenant=tenant, actor=admin, cart=cart, idempotency_key=cart.checkout_token
     )

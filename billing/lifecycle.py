@@ -77,3 +77,25 @@ def subscription_activate_if_ready(*, subscription: Subscription, now: dt.dateti
         subscription=subscription, to=Status.ACTIVE, reason="set-up finished", at=now
     )
     return True
+
+
+def subscription_restore(
+    *, subscription: Subscription, status: str, status_since: dt.datetime, reason: str
+) -> Subscription:
+    """Put a subscription back in the status it had before a step that is being undone (a
+    failed upgrade gives back the add-ons it removed). Not a lifecycle move, so not bound by
+    the transition table; it writes its history row like one. Caller holds the row lock."""
+    previous = subscription.status
+    if previous == status:
+        return subscription
+    subscription.status = status
+    subscription.status_since = status_since
+    subscription.save(update_fields=["status", "status_since"])
+    SubscriptionStatusChange.objects.create(
+        subscription=subscription,
+        from_status=previous,
+        to_status=status,
+        at=clock.now(),
+        reason=reason,
+    )
+    return subscription

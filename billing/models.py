@@ -268,6 +268,9 @@ class Invoice(models.Model):
     class State(models.TextChoices):
         UNPAID = "unpaid", _("Unpaid")
         PAID = "paid", _("Paid")
+        # An unpaid invoice cancelled by a credit note (an order that failed and was reversed):
+        # nothing is owed and nothing was paid.
+        CREDITED = "credited", _("Cancelled by credit note")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invoices")
     number = models.CharField(max_length=30, unique=True)

@@ -16,7 +16,7 @@ from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Notification, Tenant
-from portal.services import audit_event_record, notification_create
+from portal.services import admin_lock_enforce, audit_event_record, notification_create
 
 from .models import (
     BillingFrequency,
@@ -257,6 +257,9 @@ def purchase_place(
         )
         if not created:
             return order
+        # A replay above still gets its first order; a new one is refused on a locked tenant
+        # (and its order row goes with the rollback).
+        admin_lock_enforce(tenant=tenant, actor=actor)
         # Re-check now: the catalog or the base may have changed since checkout opened.
         purchase_cart_check(tenant=tenant, cart=PurchaseCart.from_json(snapshot["cart"]))
         purchase_payment_check(tenant=tenant, total=total, payment_method=payment_method)
@@ -330,7 +333,7 @@ def purchase_orders_advance() -> dict[str, int]:
             )
             if order is None:
                 continue
-            check = CreditCheck.objects.select_for_update().get(order=order)
+            check = CreditCheck.objects.select_for_update(of=("self",)).get(order=order)
             if check.state == CreditCheck.State.PENDING and check.deadline <= now:
                 credit_check_decide(
                     credit_check=check,

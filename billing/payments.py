@@ -9,13 +9,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
-from portal.services import audit_event_record
+from portal.services import admin_lock_enforce, audit_event_record
 
 from .models import CreditCheck, Invoice, InvoiceLine, Order, Payment, PaymentMethod
 from .pricing import Line, lines_total, money
@@ -134,19 +135,94 @@ def lines_bill(
     return invoice
 
 
+def order_reverse(*, order: Order, reason: str) -> Invoice | None:
+    """Give back everything an order still has billed: one credit note whose lines negate, per
+    subscription, what the order's invoices charged and credited, settled the way the order was
+    paid. The order's unpaid invoices are cancelled by it (nothing was paid, nothing is owed);
+    what was paid is refunded to the card on file or, for an order paid by invoice, by
+    transfer. Idempotent: once the order nets to zero there is nothing left to reverse.
+    The caller owns the transaction and holds the order's run lock."""
+    billed = (
+        InvoiceLine.objects.filter(invoice__order=order)
+        .values("subscription_id")
+        .annotate(net=Sum("amount"))
+        .order_by("subscription_id")
+    )
+    descriptions = dict(
+        InvoiceLine.objects.filter(invoice__order=order)
+        .order_by("subscription_id", "-amount", "pk")
+        .values_list("subscription_id", "description")
+    )
+    lines = [
+        Line(
+            description=_("Reversed: %(line)s (%(reason)s)")
+            % {"line": descriptions[row["subscription_id"]], "reason": reason},
+            quantity=1,
+            amount=-row["net"],
+            subscription_id=row["subscription_id"],
+        )
+        for row in billed
+        if row["net"]
+    ]
+    if not lines:
+        return None
+    unpaid = list(
+        Invoice.objects.select_for_update(of=("self",))
+        .filter(order=order, state=Invoice.State.UNPAID)
+        .order_by("pk")
+    )
+    owed = sum((invoice.total for invoice in unpaid), Decimal("0.00"))
+    note = invoice_create(tenant=order.tenant, lines=lines, order=order)
+    now = clock.now()
+    Invoice.objects.filter(pk__in=[invoice.pk for invoice in unpaid]).update(
+        state=Invoice.State.CREDITED, paid_at=now
+    )
+    # What the tenant actually paid for this order comes back (a negative payment, a refund).
+    # Should the order have paid the tenant out (its credits exceeded its charges), the note is
+    # a charge: the card is charged, or the note waits unpaid like any invoice.
+    balance = note.total + owed
+    if balance > 0:
+        if order.payment_method == PaymentMethod.CARD:
+            try:
+                with transaction.atomic():
+                    card_charge(tenant=order.tenant, amount=balance, invoice=note)
+            except PaymentDeclined:
+                pass  # left unpaid, with "Pay now"
+        return note
+    if balance < 0:
+        Payment.objects.create(
+            tenant=order.tenant,
+            invoice=note,
+            amount=balance,
+            currency=order.tenant.currency,
+            method=order.payment_method,
+            result=Payment.Result.SUCCEEDED,
+            at=now,
+        )
+    note.state = Invoice.State.PAID
+    note.paid_at = now
+    note.save(update_fields=["state", "paid_at"])
+    return note
+
+
 def invoice_pay(*, tenant: Tenant, invoice_id: int, actor) -> Invoice:
     """ "Pay now" on an unpaid invoice with the card on file (simulated)."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().filter(tenant=tenant, pk=invoice_id).first()
+        invoice = (
+            Invoice.objects.select_for_update(of=("self",))
+            .filter(tenant=tenant, pk=invoice_id)
+            .first()
+        )
         if invoice is None:
             raise DomainError(_("That invoice does not exist."), code="not_found")
-        if invoice.state == Invoice.State.PAID:
+        admin_lock_enforce(tenant=tenant, actor=actor)
+        if invoice.state != Invoice.State.UNPAID:
             return invoice
         amount = invoice.total
     # The card is charged outside the row lock; a second "Pay now" re-checks the state.
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        if invoice.state == Invoice.State.PAID:
+        invoice = Invoice.objects.select_for_update(of=("self",)).get(pk=invoice.pk)
+        if invoice.state != Invoice.State.UNPAID:
             return invoice
         try:
             card_charge(tenant=tenant, amount=amount, invoice=invoice)

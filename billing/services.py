@@ -9,7 +9,7 @@ from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
-from portal.services import audit_event_record
+from portal.services import admin_lock_enforce, audit_event_record
 
 from . import payments, pricing, rules
 from .lifecycle import NEXT_STATE_AFTER, subscription_activate_if_ready, subscription_transition
@@ -109,7 +109,7 @@ def subscriptions_advance() -> dict[str, int]:
         )
     for pk in sorted(due):
         with transaction.atomic():
-            subscription = Subscription.objects.select_for_update().get(pk=pk)
+            subscription = Subscription.objects.select_for_update(of=("self",)).get(pk=pk)
             if subscription.status == Status.PROVISIONING:
                 moved["activated"] += subscription_activate_if_ready(
                     subscription=subscription, now=now
@@ -178,6 +178,7 @@ def subscription_licenses_add(
         raise DomainError(_("Enter how many licenses to add (at least 1)."), code="invalid_count")
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        admin_lock_enforce(tenant=tenant, actor=actor)
         _raise_first(rules.add_licenses_blockers(subscription))
         cap = subscription.product.seat_cap or rules.MAX_LICENSES
         if subscription.quantity + count > cap:
@@ -236,6 +237,7 @@ def subscription_licenses_remove(
         )
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        admin_lock_enforce(tenant=tenant, actor=actor)
         assigned = _assigned_count(subscription)
         pending = CreditCheck.objects.filter(
             tenant=tenant, state=CreditCheck.State.PENDING
@@ -305,6 +307,7 @@ def subscription_cancel(
     time. Users of a disabled subscription lose access; admins still see its data."""
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        admin_lock_enforce(tenant=tenant, actor=actor)
         _raise_first(rules.cancel_blockers(subscription))
         addons = list(
             Subscription.objects.select_for_update(of=("self",))
@@ -361,6 +364,7 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
     is charged and the subscription renews again."""
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
+        admin_lock_enforce(tenant=tenant, actor=actor)
         _raise_first(rules.reactivate_blockers(subscription))
         today = clock.today()
         charged = "0.00"
@@ -418,9 +422,10 @@ def billing_profile_update(*, tenant: Tenant, actor, data: dict) -> BillingProfi
         "po_number",
     ]
     with transaction.atomic():
-        profile, _created = BillingProfile.objects.select_for_update().get_or_create(
+        profile, _created = BillingProfile.objects.select_for_update(of=("self",)).get_or_create(
             tenant=tenant, defaults={k: data.get(k, "") for k in fields}
         )
+        admin_lock_enforce(tenant=tenant, actor=actor)
         for name in fields:
             setattr(profile, name, data.get(name, getattr(profile, name)))
         profile.full_clean()
@@ -435,7 +440,8 @@ def sold_to_update(*, tenant: Tenant, actor, data: dict) -> Tenant:
     """The organisation and address orders are sold to (the tenant's own record)."""
     fields = ["name", "address_line", "city", "postal_code", "country"]
     with transaction.atomic():
-        locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        locked = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
+        admin_lock_enforce(tenant=locked, actor=actor)
         for name in fields:
             setattr(locked, name, data.get(name, getattr(locked, name)))
         locked.full_clean()

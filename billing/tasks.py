@@ -5,7 +5,7 @@ from portal import clock
 from . import orders, services
 
 
-@shared_task(name="billing.tasks.subscriptions_advance")
+@shared_task(name="billing.tasks.subscriptions_advance", ignore_result=True)
 def subscriptions_advance():
     """The periodic lifecycle step (beat): subscriptions move on through their states, and
     purchase orders whose credit check has been decided are completed or closed."""

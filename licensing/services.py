@@ -3,8 +3,9 @@
 Each service validates the whole request first and changes nothing when any part of it is wrong
 (one DomainError with a message fit for an admin and a `code`). It then applies the change
 set-based, in batches, inside one transaction that holds row locks on the subscriptions involved
-(taken in pk order, so that two admins moving users in opposite directions cannot deadlock), and
-writes one audit event. The browser pages pass max_users=20; the API and the CLI pass None."""
+(taken in pk order, so that two admins moving users in opposite directions cannot deadlock),
+refuses a tenant an upgrade has admin-locked (portal.services.admin_lock_enforce), and writes one
+audit event. The browser pages pass max_users=20; the API and the CLI pass None."""
 
 from collections.abc import Iterable, Iterator
 
@@ -17,7 +18,7 @@ from billing.models import AddonScope, Status, Subscription
 from portal import clock
 from portal.errors import DomainError
 from portal.models import Tenant
-from portal.services import audit_event_record
+from portal.services import admin_lock_enforce, audit_event_record
 
 from .models import DirectoryUser, LicenseAssignment
 
@@ -193,6 +194,7 @@ def license_assign(
     ids = _check_selection(user_ids, max_users)
     with transaction.atomic():
         subscription = _lock_subscriptions(tenant, [subscription_id])[int(subscription_id)]
+        admin_lock_enforce(tenant=tenant, actor=actor)
         _check_users_in_tenant(tenant, ids)
         _check_assignable(subscription)
         _check_none_hold(tenant, subscription, ids)
@@ -231,6 +233,7 @@ def license_unassign(
     ids = _check_selection(user_ids, max_users)
     with transaction.atomic():
         subscription = _lock_subscriptions(tenant, [subscription_id])[int(subscription_id)]
+        admin_lock_enforce(tenant=tenant, actor=actor)
         _check_users_in_tenant(tenant, ids)
         _check_all_hold(tenant, subscription, ids)
         for batch in _batches(ids):
@@ -266,6 +269,7 @@ def license_replace(
         )
     with transaction.atomic():
         locked = _lock_subscriptions(tenant, [source_id, target_id])
+        admin_lock_enforce(tenant=tenant, actor=actor)
         source, target = locked[int(source_id)], locked[int(target_id)]
         _check_users_in_tenant(tenant, ids)
         if source.is_addon != target.is_addon:

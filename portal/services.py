@@ -3,7 +3,9 @@ from django.db import models, transaction
 
 from . import clock
 from .actors import recorded_actor
+from .errors import AdminLocked
 from .models import AdminLock, AuditEvent, Notification, ServiceIncident, Tenant
+from .roles import is_support
 
 
 def audit_event_record(
@@ -43,6 +45,22 @@ def admin_lock_acquire(
     return AdminLock.objects.create(
         tenant=tenant, holder=holder, reason=reason, status_url=status_url, since=clock.now()
     )
+
+
+def admin_lock_enforce(*, tenant: Tenant, actor) -> None:
+    """The admin lock as a domain rule: raise AdminLocked (with the message the tenant's admins
+    read on the lock page) when the tenant is locked, unless the actor is a support engineer.
+
+    Every write service an admin can reach (page, API or command) calls it inside its own
+    transaction, after taking its own row locks: a write that waited for a row held by the
+    transaction setting the lock then reads the committed lock (no read after the wait can miss
+    it). The run holding the lock never goes through these services (it calls the low-level
+    steps: subscription_create, the lifecycle transitions), so it is never refused."""
+    if actor is not None and is_support(actor):
+        return
+    lock = AdminLock.objects.filter(tenant=tenant).select_related("tenant").first()
+    if lock is not None:
+        raise AdminLocked(lock.message, status_url=lock.status_url)
 
 
 def admin_lock_release(*, tenant: Tenant, holder: models.Model | None = None) -> bool:

@@ -43,7 +43,7 @@ def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
     _support_only(actor)
     reason = _reason(reason)
     with transaction.atomic():
-        lock = AdminLock.objects.select_for_update().filter(tenant=tenant).first()
+        lock = AdminLock.objects.select_for_update(of=("self",)).filter(tenant=tenant).first()
         if lock is None:
             raise DomainError(_("This organisation is not locked."), code="not_locked")
         run = lock.holder  # None when the holding row no longer exists

@@ -135,7 +135,7 @@ def run_retry(request, run_id):
     form = ReasonForm(request.POST)
     retry = partial(services.support_run_retry, run=run, actor=request.user)
     if _reasoned_action(form, retry):
-        messages.success(request, _("The upgrade resumes from the step that failed."))
+        messages.success(request, _("The upgrade starts again from buying the new plan."))
         return redirect("support_run", run_id=run.pk)
     return _render_run(request, run, status=400, retry_form=form)
 

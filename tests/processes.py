@@ -19,7 +19,15 @@ def worker_env(**overrides) -> dict:
 class Worker:
     """`celery worker` in its own process group, so a SIGKILL takes its children with it."""
 
-    def __init__(self, env: dict, log_path: Path, *, pool: str = "solo", queues: str = "celery"):
+    def __init__(
+        self,
+        env: dict,
+        log_path: Path,
+        *,
+        pool: str = "solo",
+        queues: str = "celery",
+        app: str = "config",
+    ):
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
@@ -28,7 +36,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "config",
+                app,
                 "worker",
                 f"--pool={pool}",
                 "--concurrency=1",

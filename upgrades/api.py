@@ -241,13 +241,17 @@ def _place(request, body: UpgradeRequest) -> tuple[int, dict]:
     if body.quantity is not None or body.billing_frequency is not None:
         cart = services.upgrade_cart_update(
             cart=cart,
+            actor=request.access.user,
             quantity=body.quantity or cart.quantity,
             billing_frequency=body.billing_frequency or cart.billing_frequency,
         )
-    cart = services.upgrade_checkout_open(cart=cart)
+    cart = services.upgrade_checkout_open(cart=cart, actor=request.access.user)
     if body.payment_method is not None or body.po_number is not None:
         cart = services.upgrade_checkout_update(
-            cart=cart, payment_method=body.payment_method, po_number=body.po_number
+            cart=cart,
+            actor=request.access.user,
+            payment_method=body.payment_method,
+            po_number=body.po_number,
         )
     run = services.upgrade_place(
         tenant=request.tenant,

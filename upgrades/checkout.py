@@ -1,6 +1,7 @@
 """The upgrade cart and checkout: what is bought (quantity, billing), the pricing snapshot
 frozen when checkout opens, and the order's Sold to / Billed to / payment choices. Every
-function owns its transaction; upgrades.services re-exports them."""
+function owns its transaction and refuses a tenant an upgrade has admin-locked (support
+engineers excepted); upgrades.services re-exports them."""
 
 import datetime as dt
 import uuid
@@ -15,6 +16,7 @@ from licensing.models import LicenseAssignment
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
+from portal.services import admin_lock_enforce
 
 from . import selectors
 from .models import UpgradeCart
@@ -68,8 +70,10 @@ def _open_cart_or_error(*, cart: UpgradeCart) -> None:
 # --- Cart and checkout ---------------------------------------------------------------------
 
 
+@transaction.atomic
 def upgrade_cart_create(*, access, source, target_code: str) -> UpgradeCart:
     """Start an upgrade from the Upgrade tab: quantity and billing as the source has them."""
+    admin_lock_enforce(tenant=access.tenant, actor=access.user)
     target_option_or_error(access=access, source=source, target_code=target_code)
     now = clock.now()
     cart = UpgradeCart.objects.create(
@@ -85,11 +89,22 @@ def upgrade_cart_create(*, access, source, target_code: str) -> UpgradeCart:
     return cart
 
 
-@transaction.atomic
-def upgrade_cart_update(*, cart: UpgradeCart, billing_frequency: str, quantity: int):
-    cart = (
-        UpgradeCart.objects.select_for_update().select_related("source", "target").get(pk=cart.pk)
+def _locked_cart(cart: UpgradeCart, *related: str) -> UpgradeCart:
+    """The cart's row, locked: only the cart's own row, never the source subscription, the
+    tenant or the shared catalog product it joins."""
+    return (
+        UpgradeCart.objects.select_for_update(of=("self",))
+        .select_related("tenant", *related)
+        .get(pk=cart.pk)
     )
+
+
+@transaction.atomic
+def upgrade_cart_update(
+    *, cart: UpgradeCart, actor, billing_frequency: str, quantity: int
+) -> UpgradeCart:
+    cart = _locked_cart(cart, "source", "target")
+    admin_lock_enforce(tenant=cart.tenant, actor=actor)
     _open_cart_or_error(cart=cart)
     quantity_check(cart=cart, quantity=quantity)
     cart.billing_frequency = billing_frequency
@@ -121,13 +136,10 @@ def snapshot_stale(cart: UpgradeCart) -> bool:
 
 
 @transaction.atomic
-def upgrade_checkout_open(*, cart: UpgradeCart) -> UpgradeCart:
+def upgrade_checkout_open(*, cart: UpgradeCart, actor) -> UpgradeCart:
     """Freeze the pricing snapshot when checkout opens (again only when it went stale)."""
-    cart = (
-        UpgradeCart.objects.select_for_update()
-        .select_related("source__product", "source__tenant", "target", "tenant")
-        .get(pk=cart.pk)
-    )
+    cart = _locked_cart(cart, "source__product", "source__tenant", "target")
+    admin_lock_enforce(tenant=cart.tenant, actor=actor)
     if cart.order_id or not snapshot_stale(cart):
         return cart
     tenant = cart.tenant
@@ -175,13 +187,15 @@ def upgrade_checkout_open(*, cart: UpgradeCart) -> UpgradeCart:
 def upgrade_checkout_update(
     *,
     cart: UpgradeCart,
+    actor,
     sold_to: dict | None = None,
     billed_to: dict | None = None,
     payment_method: str | None = None,
     po_number: str | None = None,
 ) -> UpgradeCart:
     """The checkout's Change actions: these do not change the price, so the snapshot stays."""
-    cart = UpgradeCart.objects.select_for_update().select_related("tenant").get(pk=cart.pk)
+    cart = _locked_cart(cart)
+    admin_lock_enforce(tenant=cart.tenant, actor=actor)
     _open_cart_or_error(cart=cart)
     if sold_to is not None:
         cart.sold_to = {**cart.sold_to, **sold_to}

@@ -8,25 +8,36 @@ call resumes from what the database says. Sleeps (simulated latency) happen betw
 transactions, never while a lock is held.
 
 Failure of a step (a domain error: a declined card, an add-on the target cannot carry) fails
-the run: users who were already moved go back to the source in one statement, moved add-ons
-are re-attached to it, the order is marked failed, the lock released and the reason recorded.
-Other exceptions (database gone, worker killed) leave the run where it was for the reconciler.
+the run and compensates it: the tenant ends as if the order had not been placed, money
+included (see run_fail). Transient errors (the database or the network gone) leave the run
+where it was: the task retries with backoff and the reconciler re-sends runs whose heartbeat
+stopped. Any other error is a bug: the same one raised PORTAL_UPGRADE_MAX_INTERNAL_ERRORS
+times in a row at the same step fails the run with a reason an admin can read, the technical
+error kept for support.
 """
 
 import datetime as dt
+import hashlib
 import logging
 import time
+import traceback
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.lifecycle import subscription_transition
+from billing.lifecycle import subscription_restore, subscription_transition
 from billing.models import Channel, CreditCheck, Order, PaymentMethod, Status, Subscription
-from billing.payments import credit_check_open, credit_check_required, order_bill
+from billing.payments import (
+    credit_check_open,
+    credit_check_required,
+    order_bill,
+    order_reverse,
+)
 from billing.pricing import Line
 from billing.services import subscription_create
 from licensing.models import LicenseAssignment
@@ -35,16 +46,22 @@ from portal.errors import DomainError
 from portal.models import Notification
 from portal.services import admin_lock_release, audit_event_record, notification_create
 
-from .models import TERMINAL_STATES, RunState, UpgradeRun
-from .quote import snapshot_lines
+from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunToggleUndo
+from .quote import snapshot_credit_from, snapshot_lines
 from .transitions import run_transition
 
 log = logging.getLogger(__name__)
 
-# Failures at these steps move users who were already moved back to the source. Add-ons are
-# removed and the source cancelled only after every user is on the new plan, and
-# cancelling_source cannot fail on a business rule, so "users stay on E4" holds.
-COMPENSATED_STEPS = frozenset({RunState.MOVING_LICENSES, RunState.REMOVING_ADDONS})
+# Errors that pass by themselves: the database or the network went away. The run stays where
+# it was and is tried again; they never fail a run.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+def internal_error_reason() -> str:
+    """What an admin reads when a bug, not a rule, stopped the upgrade."""
+    return _("An internal error stopped the upgrade; support has been notified.")
+
+
 # Seconds of simulated latency one batch should take at most, so that progress shows.
 BATCH_LATENCY_TARGET = 0.5
 
@@ -72,12 +89,18 @@ def batch_size() -> int:
 
 def run_advance(*, run_id: int) -> str | None:
     """Take the run as far as it can go now: to a terminal state, to the credit-check wait,
-    or until another worker holds it. Returns the state it stopped in (None: not ours)."""
+    or until another worker holds it. Returns the state it stopped in (None: not ours).
+    Transient errors and the first occurrences of an unexpected one are raised for the caller
+    (the task) to retry; an unexpected error that repeats fails the run (FAILED is returned)."""
     while True:
         try:
             outcome = run_step(run_id=run_id)
-        except Exception as exc:
+        except TRANSIENT_ERRORS as exc:
             _error_record(run_id=run_id, error=exc)
+            raise
+        except Exception as exc:
+            if internal_error_record(run_id=run_id, error=exc):
+                return RunState.FAILED
             raise
         if outcome is None:
             return None
@@ -89,7 +112,11 @@ def run_advance(*, run_id: int) -> str | None:
 
 def run_step(*, run_id: int) -> StepOutcome | None:
     with transaction.atomic():
-        run = UpgradeRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).first()
+        run = (
+            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=run_id)
+            .first()
+        )
         if run is None:
             return None
         if run.state in TERMINAL_STATES or run.state == RunState.AWAITING_CREDIT_CHECK:
@@ -99,18 +126,71 @@ def run_step(*, run_id: int) -> StepOutcome | None:
         step = run.state
         try:
             with transaction.atomic():
-                return STEP_HANDLERS[step](run)
+                outcome = STEP_HANDLERS[step](run)
         except DomainError as exc:
             run = UpgradeRun.objects.get(pk=run_id)
             run_fail(run=run, reason=exc.message, step=step)
             return StepOutcome(RunState.FAILED, stop=True)
+        if run.error_count:
+            UpgradeRun.objects.filter(pk=run_id).update(error_signature="", error_count=0)
+        return outcome
+
+
+def _technical(error: Exception) -> str:
+    return "".join(traceback.format_exception(error))[-2000:]
 
 
 def _error_record(*, run_id: int, error: Exception) -> None:
+    """Keep a transient error for support. The connection it broke is replaced first (a
+    database that went away and came back must not hide why the run paused)."""
+    for _attempt in range(2):
+        try:
+            UpgradeRun.objects.filter(pk=run_id).update(last_error=_technical(error))
+            return
+        except TRANSIENT_ERRORS:
+            connection.close()
+    log.warning("could not record the error of upgrade run %s", run_id, exc_info=error)
+
+
+def internal_error_record(*, run_id: int, error: Exception) -> bool:
+    """Count an unexpected (non-domain, non-transient) error of the run's current step. The
+    same error (step and type) PORTAL_UPGRADE_MAX_INTERNAL_ERRORS times in a row
+    fails the run, compensated, with a reason an admin can read; the traceback stays in
+    last_error for support. True when the run was failed."""
+    log.error("upgrade run %s: unexpected error", run_id, exc_info=error)
     try:
-        UpgradeRun.objects.filter(pk=run_id).update(last_error=repr(error)[:2000])
-    except Exception:  # the database may be what failed; the reconciler will retry anyway
+        with transaction.atomic():
+            run = (
+                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=run_id)
+                .first()
+            )
+            if run is None or run.is_terminal:
+                return False
+            # The step and the exception's type: messages often carry ids or times that differ
+            # between two raises of the same bug.
+            signature = hashlib.sha256(
+                f"{run.state}|{type(error).__module__}.{type(error).__qualname__}".encode()
+            ).hexdigest()
+            run.error_count = run.error_count + 1 if signature == run.error_signature else 1
+            run.error_signature = signature
+            run.last_error = _technical(error)
+            run.save(update_fields=["error_count", "error_signature", "last_error"])
+            if run.error_count < settings.PORTAL_UPGRADE_MAX_INTERNAL_ERRORS:
+                return False
+            run_fail(run=run, reason=internal_error_reason())
+            audit_event_record(
+                tenant=run.tenant,
+                actor=None,
+                action="upgrade.internal_error",
+                target=f"upgrade_run:{run.pk}",
+                reason=f"{type(error).__qualname__}: {error}"[:300],
+                data={"step": run.failed_step, "times": run.error_count},
+            )
+            return True
+    except TRANSIENT_ERRORS:
         log.exception("could not record the error of upgrade run %s", run_id)
+        return False
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -147,6 +227,20 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
     order = run.order
     if run.new_subscription_id is None:
         snapshot = order.snapshot
+        holders = LicenseAssignment.objects.filter(subscription_id=run.source_id).count()
+        if holders > snapshot["quantity"]:
+            raise DomainError(
+                _(
+                    "%(holders)s users now hold %(source)s licenses, more than the "
+                    "%(quantity)s licenses this order buys. Start a new upgrade."
+                )
+                % {
+                    "holders": holders,
+                    "source": run.source.product.name,
+                    "quantity": snapshot["quantity"],
+                },
+                code="quantity_short",
+            )
         new = subscription_create(
             tenant=run.tenant,
             product=run.target,
@@ -167,7 +261,7 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
         run.new_subscription = new
         run.save(update_fields=["new_subscription"])
         return StepOutcome(run.state)
-    new = Subscription.objects.select_for_update().get(pk=run.new_subscription_id)
+    new = Subscription.objects.select_for_update(of=("self",)).get(pk=run.new_subscription_id)
     if new.status == Status.PROVISIONING:
         wait = (new.ready_at - clock.now()).total_seconds() if new.ready_at else 0
         if wait > 0:
@@ -187,30 +281,33 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
     return StepOutcome(run.state)
 
 
-def _move_batch(*, source_id: int, target_id: int, after: int, limit: int) -> tuple[int, int]:
-    """Move the next `limit` licenses of the source (by id, after `after`) onto the target in
-    one UPDATE. Returns (moved, last id). Per-user service toggles reset to the full set."""
+def _move_batch(*, run: UpgradeRun, limit: int) -> tuple[int, int]:
+    """Move the next `limit` licenses of the source (by id, after the run's cursor) onto the
+    new subscription in one UPDATE. Returns (moved, last id). Per-user service toggles reset
+    to the new plan's full set; the ones that had some switched off are kept for an undo."""
     ids = list(
-        LicenseAssignment.objects.filter(subscription_id=source_id, id__gt=after)
+        LicenseAssignment.objects.filter(subscription_id=run.source_id, id__gt=run.move_cursor)
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
     if not ids:
-        return 0, after
-    moved = LicenseAssignment.objects.filter(id__in=ids, subscription_id=source_id).update(
-        subscription_id=target_id, disabled_services=[]
+        return 0, run.move_cursor
+    batch = LicenseAssignment.objects.filter(id__in=ids, subscription_id=run.source_id)
+    UpgradeRunToggleUndo.objects.bulk_create(
+        [
+            UpgradeRunToggleUndo(run=run, assignment_id=pk, disabled_services=toggles)
+            for pk, toggles in batch.exclude(disabled_services=[]).values_list(
+                "id", "disabled_services"
+            )
+        ],
+        ignore_conflicts=True,
     )
+    moved = batch.update(subscription_id=run.new_subscription_id, disabled_services=[])
     return moved, ids[-1]
 
 
 def _step_moving_licenses(run: UpgradeRun) -> StepOutcome:
-    size = batch_size()
-    moved, cursor = _move_batch(
-        source_id=run.source_id,
-        target_id=run.new_subscription_id,
-        after=run.move_cursor,
-        limit=size,
-    )
+    moved, cursor = _move_batch(run=run, limit=batch_size())
     if moved or cursor != run.move_cursor:
         run.moved += moved
         run.total = max(run.total, run.moved)
@@ -232,7 +329,7 @@ def _step_removing_addons(run: UpgradeRun) -> StepOutcome:
     includes = set(run.target.includes.values_list("code", flat=True))
     accepts = set(run.target.accepts.values_list("code", flat=True))
     addons = list(
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .filter(parent_id=run.source_id)
         .exclude(status__in=[Status.DISABLED, Status.DELETED])
         .select_related("product")
@@ -246,23 +343,45 @@ def _step_removing_addons(run: UpgradeRun) -> StepOutcome:
                 % {"target": run.target.name, "addon": addon.product.name},
                 code="addon_not_carried",
             )
+    paid_until = snapshot_credit_from(run.order.snapshot)
+    removed, moved = [], []
     for addon in addons:
         if addon.product.code in includes:
-            LicenseAssignment.objects.filter(subscription=addon).delete()
+            holders = LicenseAssignment.objects.filter(subscription=addon)
+            removed.append(
+                {
+                    "id": addon.pk,
+                    "status": addon.status,
+                    "status_since": addon.status_since.isoformat(),
+                    "paid_through": addon.paid_through.isoformat(),
+                    "recurring_billing": addon.recurring_billing,
+                    "holders": [
+                        list(row) for row in holders.values_list("user_id", "disabled_services")
+                    ],
+                }
+            )
+            holders.delete()
             subscription_transition(
                 subscription=addon,
                 to=Status.DISABLED,
                 reason=f"included in {run.target.name} (upgrade {run.pk})",
             )
-            Subscription.objects.filter(pk=addon.pk).update(recurring_billing=False)
+            # Its unused time was credited on the upgrade invoice: it is paid through the day
+            # the credit starts, so reactivating it later bills a new period.
+            Subscription.objects.filter(pk=addon.pk).update(
+                recurring_billing=False, paid_through=min(addon.paid_through, paid_until)
+            )
         else:
+            moved.append(addon.pk)
             Subscription.objects.filter(pk=addon.pk).update(parent_id=run.new_subscription_id)
+    run.undo = {"removed_addons": removed, "moved_addons": moved}
+    run.save(update_fields=["undo"])
     run_transition(run=run, to=RunState.CANCELLING_SOURCE)
     return StepOutcome(run.state)
 
 
 def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
-    source = Subscription.objects.select_for_update().get(pk=run.source_id)
+    source = Subscription.objects.select_for_update(of=("self",)).get(pk=run.source_id)
     # Nobody can assign the source while the tenant is locked; should a license have
     # appeared anyway, it is moved here so the source is empty before it expires.
     stragglers = LicenseAssignment.objects.filter(subscription=source).update(
@@ -280,10 +399,15 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
             reason=f"upgraded to {run.target.name} (upgrade {run.pk})",
         )
     # The unused paid time was credited on the upgrade invoice: the source is paid through
-    # today, so reactivating it later bills a new period instead of reusing refunded time.
+    # the day the credit starts, so reactivating it later bills a new period instead of
+    # reusing refunded time.
     Subscription.objects.filter(pk=source.pk).update(
-        recurring_billing=False, paid_through=min(source.paid_through, clock.today())
+        recurring_billing=False,
+        paid_through=min(source.paid_through, snapshot_credit_from(run.order.snapshot)),
     )
+    UpgradeRunToggleUndo.objects.filter(run=run).delete()
+    run.undo = {}
+    run.save(update_fields=["undo"])
     Order.objects.filter(pk=run.order_id).update(state=Order.State.COMPLETED)
     run_transition(run=run, to=RunState.COMPLETED)
     admin_lock_release(tenant=run.tenant, holder=run)
@@ -316,37 +440,109 @@ STEP_HANDLERS = {
 # --- Ending badly --------------------------------------------------------------------------
 
 
-def _move_back(run: UpgradeRun) -> int:
-    """Undo the license move in one statement: at no instant does a user hold both or none."""
-    if run.new_subscription_id is None:
-        return 0
-    moved_back = LicenseAssignment.objects.filter(subscription_id=run.new_subscription_id).update(
-        subscription_id=run.source_id
-    )
-    Subscription.objects.filter(
-        parent_id=run.new_subscription_id, pk__in=run.order.snapshot.get("moved_addons", [])
-    ).update(parent_id=run.source_id)
-    return moved_back
+def _compensate(run: UpgradeRun) -> Order:
+    """Put the tenant back as it was before the order, money included: licenses back on the
+    source with the service toggles they had (one statement: at no instant does a user hold
+    both or none), add-ons moved to the new plan back on the source, removed add-ons back in
+    their former state with their holders and paid-through dates, the new subscription
+    cancelled with nothing of it kept, and everything the order billed reversed on a credit
+    note. Idempotent. Caller owns the transaction and holds the run's row lock."""
+    undo = run.undo or {}
+    new_id = run.new_subscription_id
+    removed = {entry["id"]: entry for entry in undo.get("removed_addons", [])}
+    if new_id is not None:
+        # Subscriptions in pk order, as every writer takes them (see docs/RELIABILITY.md).
+        locked = {
+            s.pk: s
+            for s in Subscription.objects.select_for_update(of=("self",))
+            .filter(pk__in=[run.source_id, new_id, *removed])
+            .order_by("pk")
+        }
+        LicenseAssignment.objects.filter(subscription_id=new_id).update(
+            subscription_id=run.source_id
+        )
+        kept = UpgradeRunToggleUndo.objects.filter(run=run)
+        LicenseAssignment.objects.filter(
+            subscription_id=run.source_id, id__in=kept.values("assignment_id")
+        ).update(
+            disabled_services=Subquery(
+                kept.filter(assignment_id=OuterRef("pk")).values("disabled_services")[:1]
+            )
+        )
+        kept.delete()
+        Subscription.objects.filter(parent_id=new_id).update(parent_id=run.source_id)
+        for entry in removed.values():
+            addon = locked[entry["id"]]
+            subscription_restore(
+                subscription=addon,
+                status=entry["status"],
+                status_since=dt.datetime.fromisoformat(entry["status_since"]),
+                reason=f"upgrade {run.pk} failed: add-on given back",
+            )
+            Subscription.objects.filter(pk=addon.pk).update(
+                paid_through=dt.date.fromisoformat(entry["paid_through"]),
+                recurring_billing=entry["recurring_billing"],
+            )
+            now = clock.now()
+            LicenseAssignment.objects.bulk_create(
+                [
+                    LicenseAssignment(
+                        tenant_id=run.tenant_id,
+                        user_id=user_id,
+                        subscription_id=addon.pk,
+                        disabled_services=toggles,
+                        assigned_at=now,
+                    )
+                    for user_id, toggles in entry["holders"]
+                ],
+                ignore_conflicts=True,
+            )
+        new = locked[new_id]
+        if new.status in (Status.PROVISIONING, Status.ACTIVE):
+            subscription_transition(
+                subscription=new,
+                to=Status.DISABLED,
+                reason=f"upgrade {run.pk} failed: cancelled, its charge credited back",
+            )
+        Subscription.objects.filter(pk=new_id).update(
+            recurring_billing=False, paid_through=min(new.paid_through, new.created_at.date())
+        )
+    run.undo = {}
+    run.save(update_fields=["undo"])
+    order = Order.objects.select_for_update(of=("self",)).get(pk=run.order_id)
+    order_reverse(order=order, reason=_("the upgrade failed"))
+    order.state = Order.State.FAILED
+    order.save(update_fields=["state"])
+    return order
 
 
 def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=None) -> UpgradeRun:
-    """Fail an active run. Caller owns the transaction and holds the run's row lock."""
+    """Fail an active run and compensate it (see _compensate). Caller owns the transaction and
+    holds the run's row lock."""
     step = step or run.state
-    if step in COMPENSATED_STEPS:
-        _move_back(run)
+    order = _compensate(run)
     run.failed_step = step
     run.failure_reason = str(reason)
     run.moved = 0
     run.move_cursor = 0
     run.save(update_fields=["failed_step", "failure_reason", "moved", "move_cursor"])
     run_transition(run=run, to=RunState.FAILED, actor=actor, reason=str(reason))
-    Order.objects.filter(pk=run.order_id).update(state=Order.State.FAILED)
     admin_lock_release(tenant=run.tenant, holder=run)
+    credited = order.invoices.filter(lines__amount__gt=0).exists()
+    money = _("Its charge was credited back in full.") if credited else _("Nothing was charged.")
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,
-        message=_("Your upgrade to %(target)s failed: %(reason)s Your users stay on %(source)s.")
-        % {"target": run.target.name, "reason": reason, "source": run.source.product.name},
+        message=_(
+            "Your upgrade to %(target)s failed: %(reason)s %(money)s Your users stay on "
+            "%(source)s, as before."
+        )
+        % {
+            "target": run.target.name,
+            "reason": reason,
+            "money": money,
+            "source": run.source.product.name,
+        },
         link=status_url(run),
     )
     audit_event_record(
@@ -355,7 +551,7 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
         action="upgrade.fail",
         target=f"upgrade_run:{run.pk}",
         reason=str(reason),
-        data={"step": step},
+        data={"step": step, "order_total": str(order.total)},
     )
     return run
 

@@ -88,6 +88,14 @@ class UpgradeRun(models.Model):
     # has been moved. Committed with each batch, so a killed worker resumes where it stopped.
     move_cursor = models.BigIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
+    # The same unexpected error (step, type and message) raised this many times in a row: at
+    # PORTAL_UPGRADE_MAX_INTERNAL_ERRORS the run fails instead of retrying forever.
+    error_signature = models.CharField(max_length=64, blank=True)
+    error_count = models.PositiveSmallIntegerField(default=0)
+    # What the steps changed that a failure must put back (written in the transaction of the
+    # step that made the change): the removed add-ons' former state and holders, the add-ons
+    # re-attached to the new plan. Emptied once the failure is compensated.
+    undo = models.JSONField(default=dict, blank=True)
     heartbeat_at = models.DateTimeField()
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -124,6 +132,23 @@ class UpgradeRun(models.Model):
         if self.state == RunState.COMPLETED:
             return 100
         return int(self.moved * 100 / self.total) if self.total else 0
+
+
+class UpgradeRunToggleUndo(models.Model):
+    """The per-user service toggles a license had before the move reset them to the new plan's
+    full set: written with each moved batch (only for licenses that had some switched off), so
+    that a failed run gives every user back exactly the service they had."""
+
+    run = models.ForeignKey(UpgradeRun, on_delete=models.CASCADE, related_name="+")
+    assignment_id = models.BigIntegerField()
+    disabled_services = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "assignment_id"], name="upgraderuntoggleundo_unique"
+            )
+        ]
 
 
 class UpgradeRunEvent(models.Model):

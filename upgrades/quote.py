@@ -2,6 +2,7 @@
 for the unused part of the source's paid period and of the add-ons the new plan includes.
 The same function draws the cart's live preview and the snapshot frozen at checkout."""
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +23,8 @@ class Quote:
     total: Decimal
     moved_addon_ids: tuple[int, ...]
     removed_addon_ids: tuple[int, ...]
+    # The day from which unused time is credited: the credited services are paid through it.
+    credit_from: dt.date
 
 
 def quote_build(
@@ -92,6 +95,7 @@ def quote_build(
         total=lines_total(lines),
         moved_addon_ids=tuple(moved),
         removed_addon_ids=tuple(removed),
+        credit_from=today,
     )
 
 
@@ -114,6 +118,7 @@ def quote_as_snapshot(*, quote: Quote, source: Subscription, target: Product, ca
         "total": str(quote.total),
         "moved_addons": list(quote.moved_addon_ids),
         "removed_addons": list(quote.removed_addon_ids),
+        "credit_from": quote.credit_from.isoformat(),
     }
 
 
@@ -123,3 +128,11 @@ def snapshot_lines(snapshot: dict) -> list[Line]:
 
 def snapshot_total(snapshot: dict) -> Decimal:
     return Decimal(snapshot["total"])
+
+
+def snapshot_credit_from(snapshot: dict) -> dt.date:
+    """The day the snapshot credits unused time from (snapshots frozen before it was recorded:
+    the day they were frozen)."""
+    if snapshot.get("credit_from"):
+        return dt.date.fromisoformat(snapshot["credit_from"])
+    return dt.datetime.fromisoformat(snapshot["frozen_at"]).date()

@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.shortcuts import get_object_or_404
 
 from billing.catalog import catalog_data
@@ -146,6 +146,18 @@ def upgrade_run_list(*, tenant: Tenant | None = None, state: str | None = None, 
     elif active is False:
         runs = runs.exclude(ACTIVE_RUN)
     return runs.order_by("-placed_at", "-pk")
+
+
+def upgrade_run_invoices(*, run: UpgradeRun) -> list[dict]:
+    """The order's invoices and credit notes, oldest first, with their totals (one query)."""
+    rows = (
+        Invoice.objects.filter(order_id=run.order_id)
+        .annotate(amount=Sum("lines__amount"))
+        .order_by("issued_at", "pk")
+        .values("number", "state", "amount", "issued_at")
+    )
+    states = dict(Invoice.State.choices)
+    return [{**row, "state_label": states[row["state"]]} for row in rows]
 
 
 def upgrade_run_events(*, run: UpgradeRun):

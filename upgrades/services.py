@@ -2,6 +2,9 @@
 decisions, retries and the reconciler. Each service owns its transaction and enqueues work
 with transaction.on_commit, so a worker never sees a run that is not committed."""
 
+import datetime as dt
+import logging
+
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -9,20 +12,19 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import CreditCheck, Order, PaymentMethod
+from billing.models import CreditCheck, Order, PaymentMethod, Subscription
 from billing.orders import order_fingerprint, order_get_or_create
 from billing.payments import (
     CREDIT_CHECK_DEFAULT_REASON,
     credit_check_decide,
     credit_check_default_approves,
 )
-from licensing.models import LicenseAssignment
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.roles import is_support
 from portal.selectors import tenant_access_get
-from portal.services import admin_lock_acquire, audit_event_record
+from portal.services import admin_lock_acquire, admin_lock_enforce, audit_event_record
 
 from . import engine, selectors
 from .checkout import (  # noqa: F401 (re-exported: the cart and checkout services)
@@ -46,12 +48,43 @@ from .transitions import run_transition
 RUN_ADVANCE_TASK = "upgrades.tasks.upgrade_run_advance"
 
 
+log = logging.getLogger(__name__)
+
+# How long Place order waits for the broker before leaving the run to the reconciler.
+SEND_TIMEOUT_SECONDS = 1
+# A heartbeat this old makes the next reconciler pass re-send the run at once.
+_RESEND_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
 def run_advance_send(run_id: int) -> None:
-    current_app.send_task(RUN_ADVANCE_TASK, args=[run_id])
+    """Send the run to a worker. No result is stored and nothing is retried here: with the
+    broker down the request must still answer at once, so a failed send is logged and the run
+    marked for the reconciler, which re-sends it once the broker is back."""
+    options = {
+        **current_app.conf.broker_transport_options,
+        "max_retries": 0,
+        "socket_connect_timeout": SEND_TIMEOUT_SECONDS,
+        "socket_timeout": SEND_TIMEOUT_SECONDS,
+    }
+    try:
+        with current_app.connection_for_write(
+            connect_timeout=SEND_TIMEOUT_SECONDS, transport_options=options
+        ) as connection:
+            current_app.send_task(
+                RUN_ADVANCE_TASK,
+                args=[run_id],
+                ignore_result=True,
+                retry=False,
+                connection=connection,
+            )
+    except Exception:
+        log.exception("could not send upgrade run %s to a worker; the reconciler will", run_id)
+        UpgradeRun.objects.filter(pk=run_id).update(heartbeat_at=_RESEND_NOW)
 
 
 def _enqueue(run_id: int) -> None:
-    transaction.on_commit(lambda: run_advance_send(run_id))
+    # robust: a send that fails after the commit must not turn a placed order into an error.
+    transaction.on_commit(lambda: run_advance_send(run_id), robust=True)
 
 
 def _access_for(*, tenant, actor):
@@ -97,6 +130,10 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             raise DomainError(_("That cart does not exist."), code="not_found")
         if cart.order_id:
             return UpgradeRun.objects.get(order_id=cart.order_id)
+        # The source next (every license writer takes it): an assignment that began before
+        # this order commits before it, and one that begins after it sees the lock.
+        Subscription.objects.select_for_update(of=("self",)).filter(pk=cart.source_id).first()
+        admin_lock_enforce(tenant=tenant, actor=actor)
         if not cart.snapshot or idempotency_key != cart.checkout_token:
             raise DomainError(
                 _("The checkout changed since this page was opened. Review it and try again."),
@@ -178,12 +215,12 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
 
 def _credit_check_resolve(*, run_id: int, approve: bool, actor, reason: str) -> UpgradeRun:
     with transaction.atomic():
-        run = UpgradeRun.objects.select_for_update().get(pk=run_id)
+        run = UpgradeRun.objects.select_for_update(of=("self",)).get(pk=run_id)
         if run.state != RunState.AWAITING_CREDIT_CHECK:
             raise DomainError(
                 _("This upgrade is not waiting for a credit check."), code="not_awaiting"
             )
-        check = CreditCheck.objects.select_for_update().get(order_id=run.order_id)
+        check = CreditCheck.objects.select_for_update(of=("self",)).get(order_id=run.order_id)
         credit_check_decide(credit_check=check, approve=approve, actor=actor, reason=reason)
         if approve:
             run.heartbeat_at = timezone.now()
@@ -203,14 +240,21 @@ def upgrade_credit_check_decide(*, run: UpgradeRun, approve: bool, actor, reason
 
 
 def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
-    """Resume a failed run from the step that failed (support). Locks the tenant again."""
+    """Start a failed run again (support). Its failure put everything back, so it starts over
+    from provisioning (or from the start, if it failed before anything was bought) with the
+    order's frozen prices; it never resumes a step whose work was undone. Locks the tenant
+    again."""
     if not reason.strip():
         raise DomainError(_("Write a reason for the retry."), code="reason_required")
     with transaction.atomic():
-        run = UpgradeRun.objects.select_for_update().select_related("tenant").get(pk=run.pk)
+        run = (
+            UpgradeRun.objects.select_for_update(of=("self",))
+            .select_related("tenant")
+            .get(pk=run.pk)
+        )
         if run.state != RunState.FAILED:
             raise DomainError(_("Only a failed upgrade can be retried."), code="not_failed")
-        step = run.failed_step or RunState.PLACED
+        step = RunState.PLACED if run.failed_step == RunState.PLACED else RunState.PROVISIONING
         try:
             with transaction.atomic():
                 run_transition(run=run, to=step, actor=actor, reason=reason)
@@ -224,16 +268,23 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
             raise DomainError(
                 _("Another upgrade on this organisation is running."), code="upgrade_in_progress"
             ) from None
+        previous = {
+            "failed_step": run.failed_step,
+            "cancelled_subscription": run.new_subscription_id,
+        }
+        run.new_subscription = None
         run.failed_step = ""
         run.failure_reason = ""
         run.last_error = ""
+        run.error_signature = ""
+        run.error_count = 0
         run.attempts = 0
         run.finished_at = None
         run.heartbeat_at = timezone.now()
-        if step == RunState.MOVING_LICENSES:
-            run.moved = 0
-            run.move_cursor = 0
-            run.total = LicenseAssignment.objects.filter(subscription_id=run.source_id).count()
+        run.moved = 0
+        run.move_cursor = 0
+        run.total = 0
+        run.undo = {}
         run.save()
         Order.objects.filter(pk=run.order_id).update(state=Order.State.PLACED)
         audit_event_record(
@@ -242,7 +293,7 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
             action="upgrade.retry",
             target=f"upgrade_run:{run.pk}",
             reason=reason,
-            data={"step": step},
+            data={"step": step, **previous},
         )
         _enqueue(run.pk)
     return run
@@ -258,7 +309,7 @@ def upgrade_runs_reconcile() -> dict:
     for pk in list(selectors.runs_stalled(before=cutoff).values_list("pk", flat=True)):
         with transaction.atomic():
             run = (
-                UpgradeRun.objects.select_for_update(skip_locked=True)
+                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=pk, heartbeat_at__lt=cutoff)
                 .first()
             )
@@ -270,7 +321,10 @@ def upgrade_runs_reconcile() -> dict:
             if run.attempts > max_attempts:
                 engine.run_fail(
                     run=run,
-                    reason=_("The upgrade stopped responding %(n)s times.") % {"n": max_attempts},
+                    reason=_(
+                        "The upgrade stopped responding %(n)s times; support has been notified."
+                    )
+                    % {"n": max_attempts},
                 )
                 result["failed"] += 1
             else:

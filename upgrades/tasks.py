@@ -1,16 +1,34 @@
 """Thin Celery tasks: load by id, call the engine or a service. Late acks are safe because
-every step is idempotent; the reconciler, not broker redelivery, keeps stopped runs moving."""
+every step is idempotent; the reconciler, not broker redelivery, keeps stopped runs moving.
+No task stores a result: nothing reads them, and a result backend that is down must not make
+sending or finishing a task fail."""
 
 from celery import shared_task
 
 from . import engine, services
 
-
-@shared_task(name=services.RUN_ADVANCE_TASK, acks_late=True)
-def upgrade_run_advance(run_id: int):
-    return engine.run_advance(run_id=run_id)
+# Backoff for a run that hit a transient error (database or broker gone): 1, 2, 4 ... 60 s.
+MAX_BACKOFF_SECONDS = 60
 
 
-@shared_task(name="upgrades.tasks.upgrade_runs_reconcile")
+def retry_delay(retries: int) -> int:
+    return min(2**retries, MAX_BACKOFF_SECONDS)
+
+
+@shared_task(
+    bind=True, name=services.RUN_ADVANCE_TASK, acks_late=True, ignore_result=True, max_retries=None
+)
+def upgrade_run_advance(self, run_id: int):
+    try:
+        return engine.run_advance(run_id=run_id)
+    except Exception as exc:
+        # Transient errors retry with backoff; an unexpected one is tried again soon, and the
+        # engine fails the run once it repeats. Should the broker be gone too, the
+        # reconciler re-sends the run when its heartbeat goes stale.
+        delay = retry_delay(self.request.retries) if isinstance(exc, engine.TRANSIENT_ERRORS) else 1
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(name="upgrades.tasks.upgrade_runs_reconcile", ignore_result=True)
 def upgrade_runs_reconcile():
     return services.upgrade_runs_reconcile()

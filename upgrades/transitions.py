@@ -19,16 +19,9 @@ STEPS = [
     RunState.CANCELLING_SOURCE,
     RunState.COMPLETED,
 ]
-# Where a retry of a failed run may resume.
-RESUMABLE = frozenset(
-    {
-        RunState.PLACED,
-        RunState.PROVISIONING,
-        RunState.MOVING_LICENSES,
-        RunState.REMOVING_ADDONS,
-        RunState.CANCELLING_SOURCE,
-    }
-)
+# Where a retry of a failed run starts: a failure undoes everything, so a retry starts over
+# (from provisioning, or from the start when nothing was bought yet), never mid-way.
+RESUMABLE = frozenset({RunState.PLACED, RunState.PROVISIONING})
 
 TRANSITIONS = TransitionTable(
     choices=RunState,

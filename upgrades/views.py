@@ -140,14 +140,14 @@ def upgrade_cart(request, cart):
     form = _cart_form(cart, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.upgrade_cart_update(cart=cart, **form.cleaned_data)
+            services.upgrade_cart_update(cart=cart, actor=request.user, **form.cleaned_data)
         except DomainError as error:
             form.add_error(None, error.message)
         else:
             if "preview" in request.POST:
                 return redirect("upgrade_cart", request.tenant.slug, cart.pk)
             # Continuing to checkout freezes the prices (a POST: a page view never writes).
-            services.upgrade_checkout_open(cart=cart)
+            services.upgrade_checkout_open(cart=cart, actor=request.user)
             return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
     preview = quote_build(
         source=cart.source,
@@ -200,13 +200,17 @@ def upgrade_checkout(request, cart):
             if section_form is not None and section_form.is_valid():
                 data = dict(section_form.cleaned_data)
                 po_number = data.pop("po_number", None)
-                services.upgrade_checkout_update(cart=cart, po_number=po_number, **{editing: data})
+                services.upgrade_checkout_update(
+                    cart=cart, actor=request.user, po_number=po_number, **{editing: data}
+                )
                 return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
             if editing == "payment":
                 payment = forms.PaymentForm(request.POST)
                 if payment.is_valid():
                     services.upgrade_checkout_update(
-                        cart=cart, payment_method=payment.cleaned_data["payment_method"]
+                        cart=cart,
+                        actor=request.user,
+                        payment_method=payment.cleaned_data["payment_method"],
                     )
                     return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
         except DomainError as error:
@@ -290,6 +294,7 @@ def upgrade_status(request, run_id):
         "run": run,
         "events": events,
         "steps": _steps(run, events),
+        "invoices": selectors.upgrade_run_invoices(run=run) if run.is_terminal else [],
         "source_url": reverse("upgrade_tab", args=[tenant.slug, run.source_id]),
         "new_url": _subscription_url(tenant, run.new_subscription_id)
         if run.new_subscription_id

@@ -173,6 +173,9 @@ PORTAL_UPGRADE_QUEUE_THRESHOLD = env.int("PORTAL_UPGRADE_QUEUE_THRESHOLD", defau
 PORTAL_UPGRADE_BATCH_SIZE = env.int("PORTAL_UPGRADE_BATCH_SIZE", default=5000)
 PORTAL_UPGRADE_STALE_SECONDS = env.float("PORTAL_UPGRADE_STALE_SECONDS", default=60.0)
 PORTAL_UPGRADE_MAX_ATTEMPTS = env.int("PORTAL_UPGRADE_MAX_ATTEMPTS", default=10)
+# The same unexpected error at the same step this many times in a row fails the run (transient
+# errors, the database or broker gone, never do: they retry with backoff).
+PORTAL_UPGRADE_MAX_INTERNAL_ERRORS = env.int("PORTAL_UPGRADE_MAX_INTERNAL_ERRORS", default=2)
 PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS = env.float(
     "PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS", default=3600.0
 )

@@ -24,6 +24,8 @@ WWW_AUTHENTICATE = 'Bearer realm="api"'
 # Domain errors whose code says the request conflicts with the current state of a resource
 # rather than with a rule about its content.
 CONFLICT_CODES = frozenset({"idempotency_key_reused", "upgrade_in_progress"})
+# A write service refusing a locked tenant answers as the authentication does: 423.
+LOCKED_CODE = "admin_locked"
 
 # How many validation errors are listed in details.errors: a request naming 50,000 users that
 # are all malformed must not get a 50,000-entry answer.
@@ -137,7 +139,12 @@ def _api_error(request, error: ApiError):
 
 
 def _domain_error(request, error: DomainError):
-    status = 409 if error.code in CONFLICT_CODES else 422
+    if error.code == LOCKED_CODE:
+        status = 423
+    elif error.code in CONFLICT_CODES:
+        status = 409
+    else:
+        status = 422
     details = getattr(error, "details", None)
     return error_response(status, error.code, error.message, details=details)
 

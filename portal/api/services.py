@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from portal import clock
 from portal.errors import DomainError
 from portal.models import ApiIdempotencyKey, ApiToken, Membership, Role
-from portal.services import audit_event_record
+from portal.services import admin_lock_enforce, audit_event_record
 
 from .selectors import TOKEN_PREFIX, api_token_hash
 
@@ -27,7 +27,9 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
         raise DomainError(_("Give the token a name."), code="name_required")
     with transaction.atomic():
         # Lock the membership so two concurrent creations cannot both pass the limit.
-        Membership.objects.select_for_update().get(pk=membership.pk)
+        Membership.objects.select_for_update(of=("self",)).get(pk=membership.pk)
+        # The tokens page is admin-locked like every tenant page; the service says the same.
+        admin_lock_enforce(tenant=membership.tenant, actor=membership.user)
         active = ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).count()
         if active >= MAX_ACTIVE_TOKENS:
             raise DomainError(
@@ -62,7 +64,8 @@ def api_token_revoke(*, token: ApiToken, actor, actor_membership: Membership | N
     if not may or actor_membership.tenant_id != owner.tenant_id:
         raise DomainError(_("You can revoke only your own tokens."), code="forbidden")
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        token = ApiToken.objects.select_for_update(of=("self",)).get(pk=token.pk)
+        admin_lock_enforce(tenant=owner.tenant, actor=actor)
         if token.revoked_at is not None:
             return token
         token.revoked_at = clock.now()

@@ -40,7 +40,7 @@ def place(t, *, target="O365_E5"):
     """Cart, checkout and place order through the upgrades services, as the pages do."""
     access = TenantAccess(user=t.admin, tenant=t.tenant, role=Role.GLOBAL_ADMIN)
     cart = services.upgrade_cart_create(access=access, source=t.e4, target_code=target)
-    cart = services.upgrade_checkout_open(cart=cart)
+    cart = services.upgrade_checkout_open(cart=cart, actor=t.admin)
     return services.upgrade_place(
         tenant=t.tenant, actor=t.admin, cart=cart, idempotency_key=cart.checkout_token
     )

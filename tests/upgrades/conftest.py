@@ -89,12 +89,15 @@ def checkout(t, *, target="O365_E5", quantity=None, billing_frequency=None, paym
     if quantity is not None or billing_frequency is not None:
         cart = services.upgrade_cart_update(
             cart=cart,
+            actor=t.admin,
             quantity=quantity or cart.quantity,
             billing_frequency=billing_frequency or cart.billing_frequency,
         )
-    cart = services.upgrade_checkout_open(cart=cart)
+    cart = services.upgrade_checkout_open(cart=cart, actor=t.admin)
     if payment_method is not None:
-        cart = services.upgrade_checkout_update(cart=cart, payment_method=payment_method)
+        cart = services.upgrade_checkout_update(
+            cart=cart, actor=t.admin, payment_method=payment_method
+        )
     return cart
 
 

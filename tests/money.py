@@ -1,0 +1,63 @@
+"""The money check of an upgrade order: whatever happened (completed, failed and compensated,
+retried), the order's invoices and credit notes add up, per subscription, to exactly the
+service periods the tenant keeps, and a card order has nothing left unpaid."""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Subscription
+from upgrades.models import RunState, UpgradeRun
+from upgrades.quote import snapshot_credit_from
+
+
+def order_ledger(order) -> dict[int, Decimal]:
+    """Net amount the order's invoices billed, per subscription."""
+    rows = (
+        InvoiceLine.objects.filter(invoice__order=order)
+        .values("subscription_id")
+        .annotate(net=Sum("amount"))
+    )
+    return {row["subscription_id"]: row["net"] for row in rows}
+
+
+def money_check(run: UpgradeRun) -> None:
+    run.refresh_from_db()
+    order = run.order
+    snapshot = order.snapshot
+    credit_from = snapshot_credit_from(snapshot)
+    ledger = defaultdict(Decimal, order_ledger(order))
+    lines = snapshot["lines"]
+    charge = Decimal(lines[0]["amount"])
+    credits = {line["subscription_id"]: Decimal(line["amount"]) for line in lines[1:]}
+    bought = Subscription.objects.filter(
+        tenant=run.tenant, product=run.target, parent__isnull=True, created_at__gte=order.placed_at
+    )
+    kept = []
+    for new in bought:
+        keeps = new.paid_through > new.created_at.date()
+        if keeps:
+            kept.append(new.pk)
+        assert ledger[new.pk] == (charge if keeps else 0), (new, ledger[new.pk], keeps)
+    originals = {
+        snapshot["source"]["id"]: snapshot["source"]["paid_through"],
+        **{entry: None for entry in snapshot["removed_addons"]},
+    }
+    for pk, credit in credits.items():
+        service = Subscription.objects.get(pk=pk)
+        shortened = service.paid_through == credit_from
+        if run.state == RunState.FAILED:
+            assert not shortened or originals.get(pk) == credit_from.isoformat(), service
+        assert ledger[pk] == (credit if shortened else 0), (service, ledger[pk], credit)
+    if run.state == RunState.COMPLETED:
+        assert kept == [run.new_subscription_id], (kept, run.new_subscription_id)
+    else:
+        assert kept == [], kept
+    invoices = Invoice.objects.filter(order=order)
+    if order.payment_method == PaymentMethod.CARD:
+        assert not invoices.filter(state=Invoice.State.UNPAID).exists()
+        paid = Payment.objects.filter(
+            invoice__order=order, result=Payment.Result.SUCCEEDED
+        ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+        assert paid == sum(ledger.values(), Decimal("0")), (paid, dict(ledger))
