@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from portal import clock
@@ -142,27 +141,31 @@ def order_reverse(*, order: Order, reason: str) -> Invoice | None:
     what was paid is refunded to the card on file or, for an order paid by invoice, by
     transfer. Idempotent: once the order nets to zero there is nothing left to reverse.
     The caller owns the transaction and holds the order's run lock."""
-    billed = (
-        InvoiceLine.objects.filter(invoice__order=order)
-        .values("subscription_id")
-        .annotate(net=Sum("amount"))
-        .order_by("subscription_id")
-    )
-    descriptions = dict(
-        InvoiceLine.objects.filter(invoice__order=order)
-        .order_by("subscription_id", "-amount", "pk")
-        .values_list("subscription_id", "description")
-    )
+    net: dict[int | None, Decimal] = {}
+    described: dict[int | None, list[InvoiceLine]] = {}
+    for line in InvoiceLine.objects.filter(invoice__order=order).order_by("pk"):
+        net[line.subscription_id] = net.get(line.subscription_id, Decimal("0")) + line.amount
+        described.setdefault(line.subscription_id, []).append(line)
+
+    def billed_as(subscription_id) -> str:
+        # The latest line billed the way the net still stands (not an earlier reversal).
+        sign = net[subscription_id] > 0
+        return next(
+            line.description
+            for line in reversed(described[subscription_id])
+            if (line.amount > 0) == sign
+        )
+
     lines = [
         Line(
             description=_("Reversed: %(line)s (%(reason)s)")
-            % {"line": descriptions[row["subscription_id"]], "reason": reason},
+            % {"line": billed_as(subscription_id), "reason": reason},
             quantity=1,
-            amount=-row["net"],
-            subscription_id=row["subscription_id"],
+            amount=-amount,
+            subscription_id=subscription_id,
         )
-        for row in billed
-        if row["net"]
+        for subscription_id, amount in net.items()
+        if amount
     ]
     if not lines:
         return None

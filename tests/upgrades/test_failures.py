@@ -342,3 +342,27 @@ def test_a_card_refund_never_touches_the_card_even_when_it_would_decline():
     t.tenant.billing_profile.save()
     payment = card_charge(tenant=t.tenant, amount=-10, invoice=None)
     assert payment.result == "succeeded"
+
+
+def test_a_retry_that_fails_again_is_reversed_again_and_nothing_is_reversed_twice(monkeypatch):
+    t = make_e4_tenant(users=6, addons=ADDONS)
+    run = place(t)
+    was = before(t)
+    support = UserFactory(is_staff=True)
+    fail_at(monkeypatch, RunState.REMOVING_ADDONS, times=2)
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+    run = services.upgrade_retry(run=run, actor=support, reason="again")
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+
+    run.refresh_from_db()
+    assert after_compensation(t, run) == was
+    invoices = list(Invoice.objects.filter(order=run.order).order_by("pk"))
+    assert [i.total for i in invoices] == [run.order.total, -run.order.total] * 2
+    descriptions = [line.description for line in invoices[3].lines.all()]
+    assert all(d.startswith("Reversed: ") and "Reversed: Reversed" not in d for d in descriptions)
+    assert Subscription.objects.filter(tenant=t.tenant, product=run.target).count() == 2
+    money_check(run)
+    # Compensating once more finds nothing left to reverse.
+    from billing.payments import order_reverse
+
+    assert order_reverse(order=run.order, reason="again") is None
