@@ -119,6 +119,7 @@ class Sampler(threading.Thread):
         self.join(timeout=10)
         assert self.samples > 10, self.samples
         assert self.violations == [], f"users with 0 or 2 plans at {len(self.violations)} moments"
+        print(f"\nsampler: {self.samples} samples, no user on 0 or 2 plans")
 
 
 @pytest.fixture
