@@ -179,6 +179,12 @@ class SubscriptionStatusChange(models.Model):
         "paid period ended": _("The paid period ended and recurring billing is off"),
         "reactivated": _("Reactivated by an admin"),
         "cancelled by admin": _("Cancelled by an admin"),
+        "cancelled: upgrade failed": _(
+            "Cancelled: the upgrade that bought it failed, and its charge was reversed"
+        ),
+        "given back: upgrade failed": _(
+            "Given back: the upgrade that removed it failed, and its credit was reversed"
+        ),
     }
 
     class Meta:

@@ -189,8 +189,8 @@ def order_reverse(*, order: Order, reason: str) -> Invoice | None:
             try:
                 with transaction.atomic():
                     card_charge(tenant=order.tenant, amount=balance, invoice=note)
-            except PaymentDeclined:
-                pass  # left unpaid, with "Pay now"
+            except DomainError:
+                pass  # declined, or no card on file: left unpaid, with "Pay now"
         return note
     if balance < 0:
         Payment.objects.create(

@@ -5,6 +5,17 @@ from portal.models import Role
 from .factories import BillingProfileFactory, MembershipFactory, TenantFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in another language leaves it active in the thread (LocaleMiddleware does not
+    deactivate it): every test starts and ends in the default language, whatever ran before."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def tenant(db):
     tenant = TenantFactory()

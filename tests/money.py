@@ -5,7 +5,7 @@ service periods the tenant keeps, and a card order has nothing left unpaid."""
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Subscription
 from upgrades.models import RunState, UpgradeRun
@@ -31,9 +31,17 @@ def money_check(run: UpgradeRun) -> None:
     lines = snapshot["lines"]
     charge = Decimal(lines[0]["amount"])
     credits = {line["subscription_id"]: Decimal(line["amount"]) for line in lines[1:]}
+    # The plans this order bought: the run's, and those of earlier attempts (cancelled).
     bought = Subscription.objects.filter(
-        tenant=run.tenant, product=run.target, parent__isnull=True, created_at__gte=order.placed_at
+        Q(pk__in=[pk for pk in ledger if pk]) | Q(pk=run.new_subscription_id or 0),
+        tenant=run.tenant,
+        product=run.target,
+        parent__isnull=True,
     )
+    assert {pk for pk, amount in ledger.items() if amount} <= {
+        *bought.values_list("pk", flat=True),
+        *credits,
+    }, ("the order billed a service it neither bought nor credited", dict(ledger))
     kept = []
     for new in bought:
         keeps = new.paid_through > new.created_at.date()
@@ -55,6 +63,9 @@ def money_check(run: UpgradeRun) -> None:
     else:
         assert kept == [], kept
     invoices = Invoice.objects.filter(order=order)
+    if run.state == RunState.FAILED and order.total >= 0:
+        # Reversed in full: nothing of this order is owed any more.
+        assert not invoices.filter(state=Invoice.State.UNPAID).exists()
     if order.payment_method == PaymentMethod.CARD:
         assert not invoices.filter(state=Invoice.State.UNPAID).exists()
         paid = Payment.objects.filter(

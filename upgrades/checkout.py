@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from billing.models import PaymentMethod, Product
+from billing.models import PaymentMethod, Product, Status
 from billing.payments import credit_check_required, invoice_allowed
 from licensing.models import LicenseAssignment
 from portal import clock
@@ -124,12 +124,18 @@ def snapshot_stale(cart: UpgradeCart) -> bool:
     age = clock.now() - cart.snapshot_at
     if age > dt.timedelta(seconds=settings.PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS):
         return True
-    source = cart.source
-    frozen = cart.snapshot["source"]
-    addons = sorted(cart.snapshot["moved_addons"] + cart.snapshot["removed_addons"])
+    return snapshot_source_changed(snapshot=cart.snapshot, source=cart.source)
+
+
+def snapshot_source_changed(*, snapshot: dict, source) -> bool:
+    """Whether the source no longer is what the snapshot priced: its licenses, its paid
+    period, its live add-ons, or its being active (a later upgrade or a cancellation)."""
+    frozen = snapshot["source"]
+    addons = sorted(snapshot["moved_addons"] + snapshot["removed_addons"])
     live_addons = sorted(a.pk for a in selectors.upgrade_addon_list(source=source))
     return (
-        frozen["quantity"] != source.quantity
+        source.status != Status.ACTIVE
+        or frozen["quantity"] != source.quantity
         or frozen["paid_through"] != source.paid_through.isoformat()
         or addons != live_addons
     )

@@ -25,13 +25,21 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.lifecycle import subscription_restore, subscription_transition
-from billing.models import Channel, CreditCheck, Order, PaymentMethod, Status, Subscription
+from billing.models import (
+    Channel,
+    CreditCheck,
+    Invoice,
+    Order,
+    PaymentMethod,
+    Status,
+    Subscription,
+)
 from billing.payments import (
     credit_check_open,
     credit_check_required,
@@ -154,9 +162,11 @@ def _error_record(*, run_id: int, error: Exception) -> None:
 
 def internal_error_record(*, run_id: int, error: Exception) -> bool:
     """Count an unexpected (non-domain, non-transient) error of the run's current step. The
-    same error (step and type) PORTAL_UPGRADE_MAX_INTERNAL_ERRORS times in a row
-    fails the run, compensated, with a reason an admin can read; the traceback stays in
-    last_error for support. True when the run was failed."""
+    same error (step and type) PORTAL_UPGRADE_MAX_INTERNAL_ERRORS times in a row fails the
+    run, compensated, with a reason an admin can read; the traceback stays in last_error for
+    support. The count is committed before the run is failed, so a failure that cannot be
+    compensated is still counted (and retried by the reconciler, not in a tight loop). True
+    when the run was failed."""
     log.error("upgrade run %s: unexpected error", run_id, exc_info=error)
     try:
         with transaction.atomic():
@@ -176,7 +186,15 @@ def internal_error_record(*, run_id: int, error: Exception) -> bool:
             run.error_signature = signature
             run.last_error = _technical(error)
             run.save(update_fields=["error_count", "error_signature", "last_error"])
-            if run.error_count < settings.PORTAL_UPGRADE_MAX_INTERNAL_ERRORS:
+        if run.error_count < settings.PORTAL_UPGRADE_MAX_INTERNAL_ERRORS:
+            return False
+        with transaction.atomic():
+            run = (
+                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(pk=run_id)
+                .first()
+            )
+            if run is None or run.is_terminal:
                 return False
             run_fail(run=run, reason=internal_error_reason())
             audit_event_record(
@@ -440,22 +458,25 @@ STEP_HANDLERS = {
 # --- Ending badly --------------------------------------------------------------------------
 
 
-def _compensate(run: UpgradeRun) -> Order:
+def run_compensate(run: UpgradeRun) -> tuple[Order, Invoice | None]:
     """Put the tenant back as it was before the order, money included: licenses back on the
     source with the service toggles they had (one statement: at no instant does a user hold
     both or none), add-ons moved to the new plan back on the source, removed add-ons back in
     their former state with their holders and paid-through dates, the new subscription
     cancelled with nothing of it kept, and everything the order billed reversed on a credit
-    note. Idempotent. Caller owns the transaction and holds the run's row lock."""
+    note (returned; None when nothing was left to reverse). Idempotent: a run failed before
+    compensation existed is compensated by its retry. Caller owns the transaction and holds
+    the run's row lock; the rest is locked in the documented order (docs/RELIABILITY.md):
+    the order, then subscriptions by primary key."""
+    order = Order.objects.select_for_update(of=("self",)).get(pk=run.order_id)
     undo = run.undo or {}
     new_id = run.new_subscription_id
     removed = {entry["id"]: entry for entry in undo.get("removed_addons", [])}
     if new_id is not None:
-        # Subscriptions in pk order, as every writer takes them (see docs/RELIABILITY.md).
         locked = {
             s.pk: s
             for s in Subscription.objects.select_for_update(of=("self",))
-            .filter(pk__in=[run.source_id, new_id, *removed])
+            .filter(Q(pk__in=[run.source_id, new_id, *removed]) | Q(parent_id=new_id))
             .order_by("pk")
         }
         LicenseAssignment.objects.filter(subscription_id=new_id).update(
@@ -472,55 +493,77 @@ def _compensate(run: UpgradeRun) -> Order:
         kept.delete()
         Subscription.objects.filter(parent_id=new_id).update(parent_id=run.source_id)
         for entry in removed.values():
-            addon = locked[entry["id"]]
-            subscription_restore(
-                subscription=addon,
-                status=entry["status"],
-                status_since=dt.datetime.fromisoformat(entry["status_since"]),
-                reason=f"upgrade {run.pk} failed: add-on given back",
-            )
-            Subscription.objects.filter(pk=addon.pk).update(
-                paid_through=dt.date.fromisoformat(entry["paid_through"]),
-                recurring_billing=entry["recurring_billing"],
-            )
-            now = clock.now()
-            LicenseAssignment.objects.bulk_create(
-                [
-                    LicenseAssignment(
-                        tenant_id=run.tenant_id,
-                        user_id=user_id,
-                        subscription_id=addon.pk,
-                        disabled_services=toggles,
-                        assigned_at=now,
-                    )
-                    for user_id, toggles in entry["holders"]
-                ],
-                ignore_conflicts=True,
-            )
+            _addon_give_back(run=run, addon=locked[entry["id"]], entry=entry)
         new = locked[new_id]
         if new.status in (Status.PROVISIONING, Status.ACTIVE):
             subscription_transition(
-                subscription=new,
-                to=Status.DISABLED,
-                reason=f"upgrade {run.pk} failed: cancelled, its charge credited back",
+                subscription=new, to=Status.DISABLED, reason="cancelled: upgrade failed"
             )
         Subscription.objects.filter(pk=new_id).update(
             recurring_billing=False, paid_through=min(new.paid_through, new.created_at.date())
         )
     run.undo = {}
     run.save(update_fields=["undo"])
-    order = Order.objects.select_for_update(of=("self",)).get(pk=run.order_id)
-    order_reverse(order=order, reason=_("the upgrade failed"))
+    note = order_reverse(order=order, reason=_("the upgrade failed"))
     order.state = Order.State.FAILED
     order.save(update_fields=["state"])
-    return order
+    return order, note
+
+
+def _addon_give_back(*, run: UpgradeRun, addon: Subscription, entry: dict) -> None:
+    """Restore an add-on the run removed, unless it changed since (a support engineer may act
+    on a locked tenant): then it is left as it is and the audit trail says so."""
+    if addon.status != Status.DISABLED or addon.recurring_billing:
+        audit_event_record(
+            tenant=run.tenant,
+            actor=None,
+            action="upgrade.addon_not_restored",
+            target=f"subscription:{addon.pk}",
+            reason="changed after the upgrade removed it",
+            data={"run": run.pk, "status": addon.status},
+        )
+        return
+    subscription_restore(
+        subscription=addon,
+        status=entry["status"],
+        status_since=dt.datetime.fromisoformat(entry["status_since"]),
+        reason="given back: upgrade failed",
+    )
+    Subscription.objects.filter(pk=addon.pk).update(
+        paid_through=dt.date.fromisoformat(entry["paid_through"]),
+        recurring_billing=entry["recurring_billing"],
+    )
+    now = clock.now()
+    LicenseAssignment.objects.bulk_create(
+        [
+            LicenseAssignment(
+                tenant_id=run.tenant_id,
+                user_id=user_id,
+                subscription_id=addon.pk,
+                disabled_services=toggles,
+                assigned_at=now,
+            )
+            for user_id, toggles in entry["holders"]
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _money_words(note: Invoice | None) -> str:
+    if note is None:
+        return _("Nothing was charged.")
+    if note.total < 0:
+        return _("Its charge was credited back in full.")
+    if note.state == Invoice.State.PAID:
+        return _("The credit it gave was taken back from the card on file.")
+    return _("The credit it gave was taken back: see the unpaid invoice under Your products.")
 
 
 def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=None) -> UpgradeRun:
-    """Fail an active run and compensate it (see _compensate). Caller owns the transaction and
-    holds the run's row lock."""
+    """Fail an active run and compensate it (see run_compensate). Caller owns the transaction
+    and holds the run's row lock."""
     step = step or run.state
-    order = _compensate(run)
+    order, note = run_compensate(run)
     run.failed_step = step
     run.failure_reason = str(reason)
     run.moved = 0
@@ -528,8 +571,6 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
     run.save(update_fields=["failed_step", "failure_reason", "moved", "move_cursor"])
     run_transition(run=run, to=RunState.FAILED, actor=actor, reason=str(reason))
     admin_lock_release(tenant=run.tenant, holder=run)
-    credited = order.invoices.filter(lines__amount__gt=0).exists()
-    money = _("Its charge was credited back in full.") if credited else _("Nothing was charged.")
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,
@@ -540,7 +581,7 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
         % {
             "target": run.target.name,
             "reason": reason,
-            "money": money,
+            "money": _money_words(note),
             "source": run.source.product.name,
         },
         link=status_url(run),
@@ -551,7 +592,11 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
         action="upgrade.fail",
         target=f"upgrade_run:{run.pk}",
         reason=str(reason),
-        data={"step": step, "order_total": str(order.total)},
+        data={
+            "step": step,
+            "order_total": str(order.total),
+            "credit_note": note.number if note else None,
+        },
     )
     return run
 

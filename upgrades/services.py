@@ -4,10 +4,12 @@ with transaction.on_commit, so a worker never sees a run that is not committed."
 
 import datetime as dt
 import logging
+import traceback
 
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,6 +34,7 @@ from .checkout import (  # noqa: F401 (re-exported: the cart and checkout servic
     payment_credit_check_required,
     payment_invoice_allowed,
     quantity_check,
+    snapshot_source_changed,
     snapshot_stale,
     target_option_or_error,
     upgrade_cart_create,
@@ -130,9 +133,14 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             raise DomainError(_("That cart does not exist."), code="not_found")
         if cart.order_id:
             return UpgradeRun.objects.get(order_id=cart.order_id)
-        # The source next (every license writer takes it): an assignment that began before
-        # this order commits before it, and one that begins after it sees the lock.
-        Subscription.objects.select_for_update(of=("self",)).filter(pk=cart.source_id).first()
+        # The source and its add-ons next, by pk (every license and subscription writer takes
+        # them): a write that began before this order commits before it (and the snapshot
+        # check below sees it), one that begins after it sees the lock.
+        list(
+            Subscription.objects.select_for_update(of=("self",))
+            .filter(Q(pk=cart.source_id) | Q(parent_id=cart.source_id))
+            .order_by("pk")
+        )
         admin_lock_enforce(tenant=tenant, actor=actor)
         if not cart.snapshot or idempotency_key != cart.checkout_token:
             raise DomainError(
@@ -255,6 +263,21 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
         if run.state != RunState.FAILED:
             raise DomainError(_("Only a failed upgrade can be retried."), code="not_failed")
         step = RunState.PLACED if run.failed_step == RunState.PLACED else RunState.PROVISIONING
+        order = Order.objects.select_for_update(of=("self",)).get(pk=run.order_id)
+        source = Subscription.objects.select_for_update(of=("self",)).get(pk=run.source_id)
+        if snapshot_source_changed(snapshot=order.snapshot, source=source):
+            raise DomainError(
+                _(
+                    "%(source)s changed since this order was placed (its licenses, add-ons, "
+                    "paid period or status), so its frozen prices no longer apply. The admin "
+                    "can place a new upgrade from the Upgrade tab."
+                )
+                % {"source": source.product.name},
+                code="order_outdated",
+            )
+        # A run that failed before failures were compensated is compensated now; for any
+        # other this finds nothing left to undo.
+        engine.run_compensate(run)
         try:
             with transaction.atomic():
                 run_transition(run=run, to=step, actor=actor, reason=reason)
@@ -299,6 +322,40 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
     return run
 
 
+def _stalled_run_resend(*, pk: int, cutoff, max_attempts: int) -> str | None:
+    """Send a stalled run on, or fail it once it has stalled too often. Returns what was done
+    ("requeued", "failed") or None when the run needs nothing (any more)."""
+    with transaction.atomic():
+        run = (
+            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk, heartbeat_at__lt=cutoff)
+            .first()
+        )
+        if run is None or run.is_terminal or run.state == RunState.AWAITING_CREDIT_CHECK:
+            return None
+        run.attempts += 1
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["attempts", "heartbeat_at"])
+    # The attempt is counted (committed) even if failing the run below raises.
+    with transaction.atomic():
+        run = (
+            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=pk)
+            .first()
+        )
+        if run is None or run.is_terminal:
+            return None
+        if run.attempts > max_attempts:
+            engine.run_fail(
+                run=run,
+                reason=_("The upgrade stopped responding %(n)s times; support has been notified.")
+                % {"n": max_attempts},
+            )
+            return "failed"
+        _enqueue(run.pk)
+        return "requeued"
+
+
 def upgrade_runs_reconcile() -> dict:
     """The periodic safety net. Re-enqueues runs whose heartbeat stopped (a killed worker's
     message comes back only after the broker's visibility timeout), fails runs that keep
@@ -307,29 +364,19 @@ def upgrade_runs_reconcile() -> dict:
     cutoff = engine.heartbeat_cutoff()
     max_attempts = settings.PORTAL_UPGRADE_MAX_ATTEMPTS
     for pk in list(selectors.runs_stalled(before=cutoff).values_list("pk", flat=True)):
-        with transaction.atomic():
-            run = (
-                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=pk, heartbeat_at__lt=cutoff)
-                .first()
+        try:
+            outcome = _stalled_run_resend(pk=pk, cutoff=cutoff, max_attempts=max_attempts)
+        except Exception:
+            # One run that cannot be sent on or failed (a compensation that raises: a bug)
+            # must not stop the pass for every other tenant; its lock stays, and support
+            # sees it with its error.
+            log.exception("the reconciler could not handle upgrade run %s", pk)
+            UpgradeRun.objects.filter(pk=pk).update(
+                heartbeat_at=timezone.now(), last_error=traceback.format_exc()[-2000:]
             )
-            if run is None or run.is_terminal or run.state == RunState.AWAITING_CREDIT_CHECK:
-                continue
-            run.attempts += 1
-            run.heartbeat_at = timezone.now()
-            run.save(update_fields=["attempts", "heartbeat_at"])
-            if run.attempts > max_attempts:
-                engine.run_fail(
-                    run=run,
-                    reason=_(
-                        "The upgrade stopped responding %(n)s times; support has been notified."
-                    )
-                    % {"n": max_attempts},
-                )
-                result["failed"] += 1
-            else:
-                _enqueue(run.pk)
-                result["requeued"] += 1
+            continue
+        if outcome:
+            result[outcome] += 1
     default_approve = credit_check_default_approves()
     for pk in list(
         selectors.runs_past_credit_deadline(now=clock.now()).values_list("pk", flat=True)

@@ -9,6 +9,9 @@ from . import engine, services
 
 # Backoff for a run that hit a transient error (database or broker gone): 1, 2, 4 ... 60 s.
 MAX_BACKOFF_SECONDS = 60
+# An unexpected error is retried this often by the task; should failing the run itself keep
+# failing, the task then stops and the reconciler takes over at its own pace.
+MAX_INTERNAL_RETRIES = 5
 
 
 def retry_delay(retries: int) -> int:
@@ -25,8 +28,11 @@ def upgrade_run_advance(self, run_id: int):
         # Transient errors retry with backoff; an unexpected one is tried again soon, and the
         # engine fails the run once it repeats. Should the broker be gone too, the
         # reconciler re-sends the run when its heartbeat goes stale.
-        delay = retry_delay(self.request.retries) if isinstance(exc, engine.TRANSIENT_ERRORS) else 1
-        raise self.retry(exc=exc, countdown=delay) from exc
+        if isinstance(exc, engine.TRANSIENT_ERRORS):
+            raise self.retry(exc=exc, countdown=retry_delay(self.request.retries)) from exc
+        if self.request.retries >= MAX_INTERNAL_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=1) from exc
 
 
 @shared_task(name="upgrades.tasks.upgrade_runs_reconcile", ignore_result=True)

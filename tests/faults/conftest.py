@@ -66,7 +66,9 @@ class FaultWorkers:
 
 @pytest.fixture
 def fault_workers(tmp_path, settings, committed_catalog):
-    settings.PORTAL_UPGRADE_STALE_SECONDS = 1.0
+    # A heartbeat comes with every batch (well under a second); two seconds without one is a
+    # stopped run, even on a slow machine.
+    settings.PORTAL_UPGRADE_STALE_SECONDS = 2.0
     workers = FaultWorkers(tmp_path, settings)
     yield workers
     workers.stop()

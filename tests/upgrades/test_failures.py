@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -369,3 +369,111 @@ def test_a_retry_that_fails_again_is_reversed_again_and_nothing_is_reversed_twic
     from billing.payments import order_reverse
 
     assert order_reverse(order=run.order, reason="again") is None
+
+
+def test_an_order_whose_credits_exceeded_its_charge_takes_the_credit_back_on_failure(
+    monkeypatch,
+):
+    """Yearly E4 with most of the year left, upgraded to monthly E5: the order paid the tenant
+    out. Its failure takes that credit back from the card, and says so."""
+    today = dt.date.today()
+    t = make_e4_tenant(
+        users=4, billing_frequency="yearly", paid_through=today + dt.timedelta(days=330)
+    )
+    run = place(t, billing_frequency="monthly")
+    assert run.order.total < 0
+    fail_at(monkeypatch, RunState.MOVING_LICENSES)
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+    invoice, note = Invoice.objects.filter(order=run.order).order_by("pk")
+    assert note.total == -invoice.total > 0 and note.state == Invoice.State.PAID
+    message = Notification.objects.filter(tenant=t.tenant, level="error").latest("pk").message
+    assert "taken back" in message and "credited back" not in message
+    money_check(run)
+
+
+def test_retry_is_refused_once_the_tenant_changed_what_the_order_priced(monkeypatch):
+    t = make_e4_tenant(users=4, quantity=6, addons=ADDONS)
+    run = place(t)
+    fail_at(monkeypatch, RunState.MOVING_LICENSES)
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+    # Unlocked again, the admin cancels the Phone System add-on (its own credit is paid).
+    Subscription.objects.filter(pk=t.addons["PHONE_SYSTEM"].pk).update(status=Status.DISABLED)
+
+    with pytest.raises(DomainError) as refused:
+        services.upgrade_retry(run=run, actor=UserFactory(is_staff=True), reason="again")
+
+    assert refused.value.code == "order_outdated"
+    assert UpgradeRun.objects.get(pk=run.pk).state == RunState.FAILED
+    assert not AdminLock.objects.filter(tenant=t.tenant).exists()
+
+
+def test_a_run_failed_before_failures_were_compensated_is_compensated_by_its_retry():
+    """The state an older version left: users moved back, but the new plan kept and billed."""
+    t = make_e4_tenant(users=4, addons=ADDONS)
+    run = place(t)
+    original = engine.run_compensate
+    engine.run_step(run_id=run.pk)  # placed -> provisioning
+    engine.run_step(run_id=run.pk)  # bought and paid
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(engine, "run_compensate", lambda run: (run.order, None))
+        with transaction.atomic():
+            locked = UpgradeRun.objects.select_for_update().get(pk=run.pk)
+            engine.run_fail(run=locked, reason="old failure")
+    bought = UpgradeRun.objects.get(pk=run.pk).new_subscription
+    assert bought.status in (Status.PROVISIONING, Status.ACTIVE)
+
+    run = services.upgrade_retry(run=run, actor=UserFactory(is_staff=True), reason="retry")
+
+    bought.refresh_from_db()
+    assert (bought.status, bought.recurring_billing) == (Status.DISABLED, False)
+    assert engine.run_compensate is original
+    assert engine.run_advance(run_id=run.pk) == RunState.COMPLETED
+    money_check(run)
+
+
+def test_a_failure_that_cannot_be_compensated_does_not_stop_the_reconciler(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.PORTAL_UPGRADE_MAX_ATTEMPTS = 0
+    broken, fine = make_e4_tenant(users=3), make_e4_tenant(users=3)
+    runs = [place(broken), place(fine)]
+    UpgradeRun.objects.update(heartbeat_at=dt.datetime(2001, 1, 1, tzinfo=dt.UTC))
+    original = engine.run_compensate
+
+    def compensate(run):
+        if run.tenant_id == broken.tenant.pk:
+            raise Boom("cannot compensate")
+        return original(run)
+
+    monkeypatch.setattr(engine, "run_compensate", compensate)
+    with django_capture_on_commit_callbacks(execute=False):
+        result = services.upgrade_runs_reconcile()
+
+    assert result["failed"] == 1
+    states = {r.tenant_id: r for r in UpgradeRun.objects.filter(pk__in=[r.pk for r in runs])}
+    assert states[fine.tenant.pk].state == RunState.FAILED
+    stuck = states[broken.tenant.pk]
+    assert stuck.state == RunState.PLACED and "cannot compensate" in stuck.last_error
+    assert stuck.attempts == 1  # counted, though failing it raised
+    assert AdminLock.objects.filter(tenant=broken.tenant).exists()  # support sees it
+
+
+def test_an_addon_changed_by_support_after_its_removal_is_left_as_it_is(monkeypatch):
+    t = make_e4_tenant(users=4, addons=ADDONS)
+    run = place(t)
+    phone = t.addons["PHONE_SYSTEM"]
+    while UpgradeRun.objects.get(pk=run.pk).state != RunState.CANCELLING_SOURCE:
+        engine.run_step(run_id=run.pk)
+    # Between two steps a support engineer (never locked) reactivates the removed add-on.
+    Subscription.objects.filter(pk=phone.pk).update(status=Status.ACTIVE, recurring_billing=True)
+    fail_at(monkeypatch, RunState.CANCELLING_SOURCE, after=False)
+
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+
+    phone.refresh_from_db()
+    assert (phone.status, phone.recurring_billing) == (Status.ACTIVE, True)
+    assert not phone.assignments.exists()  # its holders are not forced back on it
+    assert AuditEvent.objects.filter(
+        action="upgrade.addon_not_restored", target=f"subscription:{phone.pk}"
+    ).exists()
+    assert LicenseAssignment.objects.filter(subscription=t.e4).count() == 4
