@@ -118,13 +118,19 @@ def run_advance(*, run_id: int) -> str | None:
             return outcome.state
 
 
+def run_lock(run_id: int, **conditions) -> UpgradeRun | None:
+    """The run's row, locked, if no one else holds it (SKIP LOCKED: a second worker steps
+    aside) and it meets `conditions`. Caller owns the transaction."""
+    return (
+        UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=run_id, **conditions)
+        .first()
+    )
+
+
 def run_step(*, run_id: int) -> StepOutcome | None:
     with transaction.atomic():
-        run = (
-            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=run_id)
-            .first()
-        )
+        run = run_lock(run_id)
         if run is None:
             return None
         if run.state in TERMINAL_STATES or run.state == RunState.AWAITING_CREDIT_CHECK:
@@ -170,11 +176,7 @@ def internal_error_record(*, run_id: int, error: Exception) -> bool:
     log.error("upgrade run %s: unexpected error", run_id, exc_info=error)
     try:
         with transaction.atomic():
-            run = (
-                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=run_id)
-                .first()
-            )
+            run = run_lock(run_id)
             if run is None or run.is_terminal:
                 return False
             # The step and the exception's type: messages often carry ids or times that differ
@@ -189,11 +191,7 @@ def internal_error_record(*, run_id: int, error: Exception) -> bool:
         if run.error_count < settings.PORTAL_UPGRADE_MAX_INTERNAL_ERRORS:
             return False
         with transaction.atomic():
-            run = (
-                UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=run_id)
-                .first()
-            )
+            run = run_lock(run_id)
             if run is None or run.is_terminal:
                 return False
             run_fail(run=run, reason=internal_error_reason())

@@ -326,11 +326,7 @@ def _stalled_run_resend(*, pk: int, cutoff, max_attempts: int) -> str | None:
     """Send a stalled run on, or fail it once it has stalled too often. Returns what was done
     ("requeued", "failed") or None when the run needs nothing (any more)."""
     with transaction.atomic():
-        run = (
-            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk, heartbeat_at__lt=cutoff)
-            .first()
-        )
+        run = engine.run_lock(pk, heartbeat_at__lt=cutoff)
         if run is None or run.is_terminal or run.state == RunState.AWAITING_CREDIT_CHECK:
             return None
         run.attempts += 1
@@ -338,11 +334,7 @@ def _stalled_run_resend(*, pk: int, cutoff, max_attempts: int) -> str | None:
         run.save(update_fields=["attempts", "heartbeat_at"])
     # The attempt is counted (committed) even if failing the run below raises.
     with transaction.atomic():
-        run = (
-            UpgradeRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=pk)
-            .first()
-        )
+        run = engine.run_lock(pk)
         if run is None or run.is_terminal:
             return None
         if run.attempts > max_attempts:
