@@ -65,8 +65,8 @@ def test_a_worker_killed_at_any_point_the_run_completes_as_if_uninterrupted(
         assert time.monotonic() < deadline, fault_workers.logs()
         time.sleep(0.05)
     assert first.process.returncode == -9  # it was killed where the plan said
-    stopped = UpgradeRun_state(run.pk)
-    assert stopped not in (RunState.COMPLETED, RunState.FAILED)
+    run.refresh_from_db()
+    assert run.state not in (RunState.COMPLETED, RunState.FAILED)
 
     fault_workers.start()
     run = wait_for(run.pk, ended, workers=fault_workers)
@@ -74,12 +74,6 @@ def test_a_worker_killed_at_any_point_the_run_completes_as_if_uninterrupted(
     watch.finish()
     assert_completed_like_an_uninterrupted_run(t, run)
     assert run.attempts >= 1  # the reconciler, not redelivery, sent it on
-
-
-def UpgradeRun_state(pk):  # noqa: N802 (reads like the model it queries)
-    from upgrades.models import UpgradeRun
-
-    return UpgradeRun.objects.values_list("state", flat=True).get(pk=pk)
 
 
 @pytest.mark.parametrize(
