@@ -130,6 +130,12 @@ class Subscription(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     status_since = models.DateTimeField()
     paid_through = models.DateField(_("paid through"))
+    # The price per license per month charged for the current term: licenses added during the
+    # term cost it, and credits for unused time give it back. A new term (renewal,
+    # reactivation) is charged at the list price of its day.
+    term_unit_price = models.DecimalField(
+        _("price per license per month"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
     ready_at = models.DateTimeField(
         null=True, blank=True, help_text="When provisioning finishes (simulated set-up delay)"
     )
@@ -179,6 +185,9 @@ class SubscriptionStatusChange(models.Model):
         "paid period ended": _("The paid period ended and recurring billing is off"),
         "reactivated": _("Reactivated by an admin"),
         "cancelled by admin": _("Cancelled by an admin"),
+        "renewal unpaid": _(
+            "The renewal invoice was not paid within the grace period; it was cancelled"
+        ),
         "cancelled: upgrade failed": _(
             "Cancelled: the upgrade that bought it failed, and its charge was reversed"
         ),
@@ -288,6 +297,11 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField()
     due_date = models.DateField()
     paid_at = models.DateTimeField(null=True, blank=True)
+    # What is still owed once the credit balance and payments are taken off (0 unless unpaid).
+    amount_due = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    # Payment reminders sent for an unpaid invoice, and when the last one went out.
+    reminders_sent = models.PositiveIntegerField(default=0)
+    reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
@@ -297,6 +311,27 @@ class Invoice(models.Model):
     def total(self):
         return sum((line.amount for line in self.lines.all()), Decimal("0.00"))
 
+    @property
+    def is_credit_note(self):
+        return self.total < 0
+
+
+class InvoiceSequence(models.Model):
+    """The last number issued in one invoice series (one per provider). Incremented under its
+    row lock in the transaction that issues the invoice, so a rolled-back invoice gives its
+    number back and the series has no gaps."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last = models.PositiveBigIntegerField(default=0)
+
+
+class LineKind(models.TextChoices):
+    PURCHASE = "purchase", _("Purchase")
+    RENEWAL = "renewal", _("Renewal")
+    ADDED = "added", _("Licenses added")
+    CREDIT = "credit", _("Credit for unused time")
+    REVERSAL = "reversal", _("Reversal")
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
@@ -304,9 +339,26 @@ class InvoiceLine(models.Model):
     subscription = models.ForeignKey(
         Subscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    kind = models.CharField(max_length=10, choices=LineKind.choices, default=LineKind.PURCHASE)
     quantity = models.IntegerField(default=1)
+    # The price per license per month this line charged or credited, and the service period
+    # it covers ([period_start, period_end)); empty on reversals, which follow other lines.
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
     # Negative for credits (prorated refunds of unused time).
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # One charge per subscription per term, whatever runs the renewal and how often.
+            models.UniqueConstraint(
+                fields=["subscription", "period_start"],
+                condition=Q(kind="renewal"),
+                name="invoiceline_one_renewal_per_term",
+            )
+        ]
 
 
 class Payment(models.Model):
@@ -323,6 +375,31 @@ class Payment(models.Model):
     method = models.CharField(max_length=10, choices=PaymentMethod.choices)
     result = models.CharField(max_length=10, choices=Result.choices)
     at = models.DateTimeField()
+
+
+class CreditEntry(models.Model):
+    """The tenant's credit balance, as a ledger: the balance is the sum of the entries. Credits
+    beyond what an invoice charges go in; later invoices take from it first."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", _("Credit to your account")
+        APPLIED = "applied", _("Used to pay an invoice")
+        REVERSED = "reversed", _("Reversed with an order")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="credit_entries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Positive: credit to the account; negative: credit used.
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, choices=Currency.choices)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_entries"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["tenant", "at"])]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="creditentry_not_zero")]
 
 
 class CreditCheck(models.Model):

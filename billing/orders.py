@@ -23,6 +23,7 @@ from .models import (
     BillingProfile,
     Channel,
     CreditCheck,
+    LineKind,
     Order,
     PaymentMethod,
     Product,
@@ -39,7 +40,14 @@ from .payments import (
     invoice_minimum,
     order_bill,
 )
-from .pricing import Line, lines_total, months_per_period, period_charge, price_monthly
+from .pricing import (
+    Line,
+    lines_total,
+    months_per_period,
+    paid_through_for,
+    period_charge,
+    price_monthly,
+)
 from .services import subscription_create
 
 
@@ -179,6 +187,10 @@ def purchase_quote(*, tenant: Tenant, cart: PurchaseCart) -> dict:
         },
         quantity=cart.quantity,
         amount=amount,
+        kind=LineKind.PURCHASE,
+        unit_price=unit,
+        period_start=clock.today(),
+        period_end=paid_through_for(start=clock.today(), billing_frequency=frequency),
     )
     cart = PurchaseCart(
         product_code=product.code,
@@ -291,10 +303,10 @@ def _purchase_fulfil(*, order: Order, actor) -> Subscription:
         else Channel.DIRECT_CARD,
         parent=parent,
         actor=actor,
+        unit_price=Decimal(order.snapshot["unit_price"]),
     )
     lines = [
-        Line(**{**Line.from_json(line).__dict__, "subscription_id": subscription.pk})
-        for line in order.snapshot["lines"]
+        Line.from_json(line).for_subscription(subscription.pk) for line in order.snapshot["lines"]
     ]
     order_bill(order=order, lines=lines)
     order.subscription = subscription

@@ -2,14 +2,14 @@
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
 
 from portal.errors import DomainError
 
-from .models import BillingFrequency, Price, Product, Subscription
+from .models import BillingFrequency, LineKind, Price, Product, Subscription
 
 CENT = Decimal("0.01")
 
@@ -31,6 +31,15 @@ def price_monthly(*, product: Product, currency: str) -> Decimal:
             code="no_price",
         )
     return price.monthly
+
+
+def term_price(subscription: Subscription) -> Decimal:
+    """The price per license per month the subscription's current term was charged at: what
+    licenses added during the term cost and what unused time is credited at. (Subscriptions
+    from before prices were recorded fall back to the list price.)"""
+    if subscription.term_unit_price is not None:
+        return subscription.term_unit_price
+    return price_monthly(product=subscription.product, currency=subscription.tenant.currency)
 
 
 def period_charge(*, unit_price: Decimal, quantity: int, billing_frequency: str) -> Decimal:
@@ -82,14 +91,67 @@ def prorated_amount(
     return money(paid * unused_days / total_days)
 
 
+def unused_time_line(
+    *, subscription: Subscription, quantity: int, today: dt.date, description: str
+) -> "Line | None":
+    """The credit for `quantity` licenses' unused time, from today to the end of the paid
+    period, at the price that period was charged at; None when nothing is left to credit.
+    Prepaid and trial time is never credited."""
+    if subscription.is_prepaid or subscription.is_trial:
+        return None
+    unit = term_price(subscription)
+    credit = prorated_amount(
+        subscription=subscription, unit_price=unit, quantity=quantity, today=today
+    )
+    if not credit:
+        return None
+    return Line(
+        description=description,
+        quantity=-quantity,
+        amount=-credit,
+        subscription_id=subscription.pk,
+        kind=LineKind.CREDIT,
+        unit_price=unit,
+        period_start=max(today, period_start(subscription)),
+        period_end=subscription.paid_through,
+    )
+
+
+def term_line(*, subscription: Subscription, start: dt.date, kind: str, description: str):
+    """One whole new term of the subscription from `start`, at today's list price.
+    `description` is formatted with the product and the term's last day."""
+    unit = price_monthly(product=subscription.product, currency=subscription.tenant.currency)
+    end = paid_through_for(start=start, billing_frequency=subscription.billing_frequency)
+    return Line(
+        description=description % {"product": subscription.product.name, "date": end.isoformat()},
+        quantity=subscription.quantity,
+        amount=period_charge(
+            unit_price=unit,
+            quantity=subscription.quantity,
+            billing_frequency=subscription.billing_frequency,
+        ),
+        subscription_id=subscription.pk,
+        kind=kind,
+        unit_price=unit,
+        period_start=start,
+        period_end=end,
+    )
+
+
 @dataclass(frozen=True)
 class Line:
-    """One priced line of an order; negative amounts are credits."""
+    """One priced line of an order; negative amounts are credits. `unit_price` is the price per
+    license per month it charges or credits, and [period_start, period_end) the service period
+    it covers."""
 
     description: str
     quantity: int
     amount: Decimal
     subscription_id: int | None = None
+    kind: str = LineKind.PURCHASE
+    unit_price: Decimal | None = None
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
 
     def as_json(self) -> dict:
         return {
@@ -97,16 +159,30 @@ class Line:
             "quantity": self.quantity,
             "amount": str(self.amount),
             "subscription_id": self.subscription_id,
+            "kind": self.kind,
+            "unit_price": None if self.unit_price is None else str(self.unit_price),
+            "period_start": self.period_start.isoformat() if self.period_start else None,
+            "period_end": self.period_end.isoformat() if self.period_end else None,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Line":
+        def day(key):
+            return dt.date.fromisoformat(data[key]) if data.get(key) else None
+
         return cls(
             description=data["description"],
             quantity=data["quantity"],
             amount=Decimal(data["amount"]),
             subscription_id=data.get("subscription_id"),
+            kind=data.get("kind") or LineKind.PURCHASE,
+            unit_price=Decimal(data["unit_price"]) if data.get("unit_price") else None,
+            period_start=day("period_start"),
+            period_end=day("period_end"),
         )
+
+    def for_subscription(self, subscription_id: int) -> "Line":
+        return replace(self, subscription_id=subscription_id)
 
 
 def lines_total(lines) -> Decimal:

@@ -1,4 +1,6 @@
-from django.db.models import F, Prefetch, Q
+from decimal import Decimal
+
+from django.db.models import F, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -7,6 +9,7 @@ from portal.models import Tenant
 from .models import (
     BillingProfile,
     CreditCheck,
+    CreditEntry,
     Invoice,
     Order,
     Product,
@@ -14,6 +17,7 @@ from .models import (
     Status,
     Subscription,
 )
+from .payments import credit_balance
 
 STATUS_FILTERS = {
     "active": [Status.ACTIVE, Status.PROVISIONING],
@@ -86,6 +90,37 @@ def addon_list(*, tenant: Tenant, base: Subscription):
         .select_related("product")
         .annotate(assigned=_assigned_subquery())
         .order_by("product__sort_order", "pk")
+    )
+
+
+def invoice_list(*, tenant: Tenant):
+    """Every invoice and credit note of the tenant, newest first, with its total (one query)."""
+    return (
+        Invoice.objects.filter(tenant=tenant)
+        .annotate(total_amount=Coalesce(Sum("lines__amount"), Decimal("0.00")))
+        .order_by("-issued_at", "-pk")
+    )
+
+
+def invoice_get(*, tenant: Tenant, pk: int) -> Invoice:
+    """One of the tenant's invoices with its lines, credit-balance entries and payments (404
+    for anyone else's)."""
+    return get_object_or_404(
+        Invoice.objects.select_related("order", "tenant").prefetch_related(
+            "lines", "credit_entries", "payments"
+        ),
+        tenant=tenant,
+        pk=pk,
+    )
+
+
+def credit_balance_get(*, tenant: Tenant) -> Decimal:
+    return credit_balance(tenant=tenant)
+
+
+def credit_entry_list(*, tenant: Tenant):
+    return (
+        CreditEntry.objects.filter(tenant=tenant).select_related("invoice").order_by("-at", "-pk")
     )
 
 

@@ -17,13 +17,16 @@ from .models import (
     BillingProfile,
     Channel,
     CreditCheck,
+    LineKind,
     PaymentMethod,
+    Price,
     Product,
     Status,
     Subscription,
     SubscriptionLicenseTally,
     SubscriptionStatusChange,
 )
+from .renewals import renews
 
 
 def subscription_create(
@@ -41,10 +44,18 @@ def subscription_create(
     offer: str = "commercial",
     recurring_billing: bool = True,
     paid_through: dt.date | None = None,
+    unit_price=None,
 ) -> Subscription:
     """A new subscription. It starts in Provisioning and becomes Active after the simulated
-    set-up delay (subscriptions_advance, or the first license write after ready_at)."""
+    set-up delay (subscriptions_advance, or the first license write after ready_at).
+    `unit_price` is what its first term is charged at (by default today's list price)."""
     now = clock.now()
+    if unit_price is None:
+        unit_price = (
+            Price.objects.filter(product=product, currency=tenant.currency)
+            .values_list("monthly", flat=True)
+            .first()
+        )
     with transaction.atomic():
         subscription = Subscription.objects.create(
             tenant=tenant,
@@ -58,6 +69,7 @@ def subscription_create(
             is_prepaid=is_prepaid,
             offer=offer,
             recurring_billing=recurring_billing,
+            term_unit_price=unit_price,
             status=status,
             status_since=now,
             paid_through=paid_through
@@ -84,10 +96,10 @@ def subscription_create(
 
 
 def subscriptions_advance() -> dict[str, int]:
-    """The periodic lifecycle step: Provisioning -> Active once set up, Active -> Expired when
-    the paid period ends with recurring billing off, Expired -> Disabled after 30 days,
-    Disabled -> Deleted after 90. Each row is moved under its own lock so a concurrent admin
-    action is never overwritten."""
+    """The periodic lifecycle step: Provisioning -> Active once set up, Active -> Expired at
+    the paid-through date when it does not renew (recurring billing off, no longer sold),
+    Expired -> Disabled after 30 days, Disabled -> Deleted after 90. Each row is moved under
+    its own lock so a concurrent admin action is never overwritten."""
     now = clock.now()
     today = now.date()
     moved = {"activated": 0, "expired": 0, "disabled": 0, "deleted": 0}
@@ -96,10 +108,12 @@ def subscriptions_advance() -> dict[str, int]:
             "pk", flat=True
         )
     )
+    # Active past the paid period: those that renew are the renewal pass's business (billing.
+    # renewals); the others expire at their paid-through date.
     due += list(
-        Subscription.objects.filter(
-            status=Status.ACTIVE, recurring_billing=False, paid_through__lt=today
-        ).values_list("pk", flat=True)
+        Subscription.objects.filter(status=Status.ACTIVE, paid_through__lte=today).values_list(
+            "pk", flat=True
+        )
     )
     for status, (delay, _to) in NEXT_STATE_AFTER.items():
         due += list(
@@ -109,14 +123,19 @@ def subscriptions_advance() -> dict[str, int]:
         )
     for pk in sorted(due):
         with transaction.atomic():
-            subscription = Subscription.objects.select_for_update(of=("self",)).get(pk=pk)
+            subscription = (
+                Subscription.objects.select_for_update(of=("self",))
+                .select_related("product", "parent")
+                .get(pk=pk)
+            )
             if subscription.status == Status.PROVISIONING:
                 moved["activated"] += subscription_activate_if_ready(
                     subscription=subscription, now=now
                 )
                 continue
             if subscription.status == Status.ACTIVE:
-                if not subscription.recurring_billing and subscription.paid_through < today:
+                base = subscription.parent if subscription.parent_id else None
+                if subscription.paid_through <= today and not renews(subscription, base):
                     subscription_transition(
                         subscription=subscription,
                         to=Status.EXPIRED,
@@ -191,9 +210,10 @@ def subscription_licenses_add(
                 },
                 code="seat_cap",
             )
-        unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
+        unit = pricing.term_price(subscription)
+        today = clock.today()
         amount = pricing.prorated_amount(
-            subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
+            subscription=subscription, unit_price=unit, quantity=count, today=today
         )
         line = pricing.Line(
             description=ngettext(
@@ -209,6 +229,10 @@ def subscription_licenses_add(
             quantity=count,
             amount=amount,
             subscription_id=subscription.pk,
+            kind=LineKind.ADDED,
+            unit_price=unit,
+            period_start=max(today, pricing.period_start(subscription)),
+            period_end=subscription.paid_through,
         )
         # A declined card raises here and the whole change rolls back.
         payments.lines_bill(
@@ -265,11 +289,10 @@ def subscription_licenses_remove(
                 },
                 code="below_assigned",
             )
-        unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
-        credit = pricing.prorated_amount(
-            subscription=subscription, unit_price=unit, quantity=count, today=clock.today()
-        )
-        line = pricing.Line(
+        line = pricing.unused_time_line(
+            subscription=subscription,
+            quantity=count,
+            today=clock.today(),
             description=ngettext(
                 "%(product)s: %(count)d license removed, unused time through %(date)s",
                 "%(product)s: %(count)d licenses removed, unused time through %(date)s",
@@ -280,13 +303,12 @@ def subscription_licenses_remove(
                 "count": count,
                 "date": subscription.paid_through.isoformat(),
             },
-            quantity=-count,
-            amount=-credit,
-            subscription_id=subscription.pk,
         )
-        payments.lines_bill(
-            tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
-        )
+        credit = -line.amount if line else 0
+        if line:
+            payments.lines_bill(
+                tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
+            )
         before = subscription.quantity
         subscription.quantity = new_quantity
         subscription.save(update_fields=["quantity"])
@@ -318,18 +340,15 @@ def subscription_cancel(
         today = clock.today()
         lines = []
         for item in [subscription, *addons]:
-            unit = pricing.price_monthly(product=item.product, currency=tenant.currency)
-            credit = pricing.prorated_credit(subscription=item, unit_price=unit, today=today)
-            if credit:
-                lines.append(
-                    pricing.Line(
-                        description=_("%(product)s cancelled: unused time through %(date)s")
-                        % {"product": item.product.name, "date": item.paid_through.isoformat()},
-                        quantity=-item.quantity,
-                        amount=-credit,
-                        subscription_id=item.pk,
-                    )
-                )
+            line = pricing.unused_time_line(
+                subscription=item,
+                quantity=item.quantity,
+                today=today,
+                description=_("%(product)s cancelled: unused time through %(date)s")
+                % {"product": item.product.name, "date": item.paid_through.isoformat()},
+            )
+            if line:
+                lines.append(line)
         credited = {line.subscription_id for line in lines}
         for item in [*addons, subscription]:
             subscription_transition(
@@ -369,35 +388,23 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
         today = clock.today()
         charged = "0.00"
         if subscription.paid_through <= today:
-            unit = pricing.price_monthly(product=subscription.product, currency=tenant.currency)
-            amount = pricing.period_charge(
-                unit_price=unit,
-                quantity=subscription.quantity,
-                billing_frequency=subscription.billing_frequency,
-            )
-            paid_through = pricing.paid_through_for(
-                start=today, billing_frequency=subscription.billing_frequency
+            line = pricing.term_line(
+                subscription=subscription,
+                start=today,
+                kind=LineKind.PURCHASE,
+                description=_("%(product)s reactivated, through %(date)s"),
             )
             payments.lines_bill(
-                tenant=tenant,
-                lines=[
-                    pricing.Line(
-                        description=_("%(product)s reactivated, through %(date)s")
-                        % {"product": subscription.product.name, "date": paid_through.isoformat()},
-                        quantity=subscription.quantity,
-                        amount=amount,
-                        subscription_id=subscription.pk,
-                    )
-                ],
-                payment_method=payment_method_for(subscription),
+                tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
             )
-            subscription.paid_through = paid_through
-            charged = str(amount)
+            subscription.paid_through = line.period_end
+            subscription.term_unit_price = line.unit_price
+            charged = str(line.amount)
         subscription_transition(
             subscription=subscription, to=Status.ACTIVE, actor=actor, reason="reactivated"
         )
         subscription.recurring_billing = subscription.product.on_sale
-        subscription.save(update_fields=["paid_through", "recurring_billing"])
+        subscription.save(update_fields=["paid_through", "term_unit_price", "recurring_billing"])
         audit_event_record(
             tenant=tenant,
             actor=actor,

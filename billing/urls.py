@@ -36,5 +36,8 @@ urlpatterns = [
     path("checkout/billed-to/", views.billed_to_edit, name="billed_to_edit"),
     path("checkout/sold-to/", views.sold_to_edit, name="sold_to_edit"),
     path("orders/<int:order_id>/", views.order_detail, name="order_detail"),
+    path("billing/", views.billing_overview, name="billing"),
+    path("invoices/<int:invoice_id>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<int:invoice_id>/print/", views.invoice_print, name="invoice_print"),
     path("invoices/<int:invoice_id>/pay/", views.invoice_pay, name="invoice_pay"),
 ]

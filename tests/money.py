@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 
-from billing.models import Invoice, InvoiceLine, Payment, PaymentMethod, Subscription
+from billing.models import CreditEntry, Invoice, InvoiceLine, Payment, PaymentMethod, Subscription
 from upgrades.models import RunState, UpgradeRun
 from upgrades.quote import snapshot_credit_from
 
@@ -71,4 +71,13 @@ def money_check(run: UpgradeRun) -> None:
         paid = Payment.objects.filter(
             invoice__order=order, result=Payment.Result.SUCCEEDED
         ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
-        assert paid == sum(ledger.values(), Decimal("0")), (paid, dict(ledger))
+        # Credit the order gave to the balance counts against it, credit it used for it.
+        balance = CreditEntry.objects.filter(invoice__order=order).aggregate(total=Sum("amount"))[
+            "total"
+        ] or Decimal("0")
+        assert paid - balance == sum(ledger.values(), Decimal("0")), (paid, balance, dict(ledger))
+        assert (
+            not Payment.objects.filter(invoice__order=order, amount__lt=0)
+            .exclude(invoice__lines__kind="reversal")
+            .exists()
+        ), "a negative amount reached the card outside a reversal"

@@ -344,6 +344,9 @@ NOT_GUARDED = {
     "billing.payments.card_charge": "a low-level step of billing, behind guarded services and "
     "the upgrade run",
     "billing.payments.lines_bill": "a low-level step of billing, behind guarded services",
+    "billing.payments.credit_balance": "a read: the tenant's credit balance",
+    "billing.payments.invoices_reverse": "a low-level step of the upgrade run's compensation and "
+    "of the renewal pass (system writers, never an admin's)",
     "upgrades.checkout.target_option_or_error": "a read: eligibility of a target",
     "upgrades.checkout.quantity_check": "a read: validates a quantity",
     "upgrades.checkout.snapshot_stale": "a read: whether the frozen prices still hold",

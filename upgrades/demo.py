@@ -14,11 +14,12 @@ from billing.models import (
     BillingProfile,
     Channel,
     Invoice,
-    InvoiceLine,
     Offer,
     Product,
     Status,
 )
+from billing.payments import invoice_create
+from billing.pricing import Line
 from billing.services import subscription_create
 from licensing.models import DirectoryUser, LicenseAssignment
 from portal import clock
@@ -328,19 +329,21 @@ def _seed_tenant(spec: DemoTenant, password_hash: str) -> Tenant:
             ]
         )
     if spec.unpaid_invoice:
-        invoice = Invoice.objects.create(
+        invoice = invoice_create(
             tenant=tenant,
-            number=f"INV-{spec.slug.upper()}-0001",
-            currency=spec.currency,
+            lines=[
+                Line(
+                    description=f"{base.product.name}, monthly",
+                    subscription_id=base.pk,
+                    quantity=base.quantity,
+                    amount=Decimal(spec.unpaid_invoice),
+                )
+            ],
+        )
+        Invoice.objects.filter(pk=invoice.pk).update(
             issued_at=now - dt.timedelta(days=45),
             due_date=(now - dt.timedelta(days=15)).date(),
-        )
-        InvoiceLine.objects.create(
-            invoice=invoice,
-            description=f"{base.product.name}, monthly",
-            subscription=base,
-            quantity=base.quantity,
-            amount=spec.unpaid_invoice,
+            amount_due=Decimal(spec.unpaid_invoice),
         )
     return tenant
 

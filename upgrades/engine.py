@@ -21,6 +21,7 @@ import hashlib
 import logging
 import time
 import traceback
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -46,7 +47,6 @@ from billing.payments import (
     order_bill,
     order_reverse,
 )
-from billing.pricing import Line
 from billing.services import subscription_create
 from licensing.models import LicenseAssignment
 from portal import clock
@@ -267,10 +267,11 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
             else Channel.DIRECT_CARD,
             actor=run.placed_by,
             status=Status.PROVISIONING,
+            unit_price=Decimal(snapshot["unit_price"]),
         )
         lines = snapshot_lines(snapshot)
         # The plan charge is the first line; it belongs to the subscription just created.
-        lines[0] = Line(lines[0].description, lines[0].quantity, lines[0].amount, new.pk)
+        lines[0] = lines[0].for_subscription(new.pk)
         # A declining card raises here and the savepoint takes the new subscription with it.
         order_bill(order=order, lines=lines)
         Order.objects.filter(pk=order.pk).update(subscription=new)

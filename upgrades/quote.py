@@ -8,8 +8,15 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from billing.models import BillingFrequency, Product, Subscription
-from billing.pricing import Line, lines_total, period_charge, price_monthly, prorated_credit
+from billing.models import BillingFrequency, LineKind, Product, Subscription
+from billing.pricing import (
+    Line,
+    lines_total,
+    paid_through_for,
+    period_charge,
+    price_monthly,
+    unused_time_line,
+)
 from portal import clock
 
 SNAPSHOT_VERSION = 1
@@ -49,23 +56,22 @@ def quote_build(
             amount=period_charge(
                 unit_price=unit_price, quantity=quantity, billing_frequency=billing_frequency
             ),
+            kind=LineKind.PURCHASE,
+            unit_price=unit_price,
+            period_start=today,
+            period_end=paid_through_for(start=today, billing_frequency=billing_frequency),
         )
     ]
-    source_credit = prorated_credit(
+    # Unused time is credited at the price its period was charged at, not today's list price.
+    source_credit = unused_time_line(
         subscription=source,
-        unit_price=price_monthly(product=source.product, currency=currency),
+        quantity=source.quantity,
         today=today,
+        description=_("Credit: unused time of %(plan)s until %(date)s")
+        % {"plan": source.product.name, "date": source.paid_through.isoformat()},
     )
     if source_credit:
-        lines.append(
-            Line(
-                description=_("Credit: unused time of %(plan)s until %(date)s")
-                % {"plan": source.product.name, "date": source.paid_through.isoformat()},
-                quantity=source.quantity,
-                amount=-source_credit,
-                subscription_id=source.pk,
-            )
-        )
+        lines.append(source_credit)
     includes = set(target.includes.values_list("code", flat=True))
     moved, removed = [], []
     for addon in addons:
@@ -73,21 +79,15 @@ def quote_build(
             moved.append(addon.pk)
             continue
         removed.append(addon.pk)
-        credit = prorated_credit(
+        credit = unused_time_line(
             subscription=addon,
-            unit_price=price_monthly(product=addon.product, currency=currency),
+            quantity=addon.quantity,
             today=today,
+            description=_("Credit: unused time of %(addon)s (included in %(plan)s)")
+            % {"addon": addon.product.name, "plan": target.name},
         )
         if credit:
-            lines.append(
-                Line(
-                    description=_("Credit: unused time of %(addon)s (included in %(plan)s)")
-                    % {"addon": addon.product.name, "plan": target.name},
-                    quantity=addon.quantity,
-                    amount=-credit,
-                    subscription_id=addon.pk,
-                )
-            )
+            lines.append(credit)
     return Quote(
         currency=currency,
         unit_price=unit_price,

@@ -1,6 +1,8 @@
-"""Billing pages, by area: Your products and a subscription's own pages (subscriptions), and
-the buy flow (purchase). billing/urls.py names them through this package."""
+"""Billing pages, by area: Your products and a subscription's own pages (subscriptions), the
+buy flow (purchase), and billing: credit balance, invoices and Pay now (invoices).
+billing/urls.py names them through this package."""
 
+from .invoices import billing_overview, invoice_detail, invoice_pay, invoice_print
 from .purchase import (
     billed_to_edit,
     order_detail,
@@ -11,7 +13,6 @@ from .purchase import (
     sold_to_edit,
 )
 from .subscriptions import (
-    invoice_pay,
     licenses_add,
     licenses_remove,
     products,
@@ -22,6 +23,9 @@ from .subscriptions import (
 
 __all__ = [
     "billed_to_edit",
+    "billing_overview",
+    "invoice_detail",
+    "invoice_print",
     "invoice_pay",
     "licenses_add",
     "licenses_remove",

@@ -4,7 +4,6 @@ Views parse, call a service or selector, and render; every form posts and redire
 and htmx requests get the page's named partial."""
 
 from django.contrib import messages
-from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,8 +15,7 @@ from portal.errors import DomainError
 from portal.htmx import page_or_partial
 from portal.roles import Cap
 
-from .. import forms, payments, rules, selectors, services
-from .params import next_url
+from .. import forms, rules, selectors, services
 
 STATUS_LABELS = {
     "active": gettext_lazy("Active"),
@@ -229,16 +227,3 @@ def subscription_reactivate(request, subscription_id):
             request, _("%(product)s is active again.") % {"product": subscription.product.name}
         )
     return redirect("subscription_detail", tenant.slug, subscription.pk)
-
-
-@require_POST
-@tenant_view(Cap.PAYMENT)
-def invoice_pay(request, invoice_id):
-    tenant = request.tenant
-    try:
-        invoice = payments.invoice_pay(tenant=tenant, invoice_id=invoice_id, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Invoice %(number)s is paid.") % {"number": invoice.number})
-    return HttpResponseRedirect(next_url(request, reverse("products", args=[tenant.slug])))

@@ -161,6 +161,12 @@ PORTAL_CLOCK_SPEED = env.float("PORTAL_CLOCK_SPEED", default=1.0)
 PORTAL_PROVISIONING_DELAY_SECONDS = env.float("PORTAL_PROVISIONING_DELAY_SECONDS", default=5.0)
 # Real seconds spent per moved user during an upgrade (simulated provisioning latency).
 PORTAL_SECONDS_PER_MOVED_USER = env.float("PORTAL_SECONDS_PER_MOVED_USER", default=0.01)
+# Invoice numbers: one gap-free series per provider, e.g. INV-000123.
+PORTAL_INVOICE_SERIES = env.str("PORTAL_INVOICE_SERIES", default="INV")
+# A renewal left unpaid (a declined card, an unpaid invoice) is cancelled and its subscription
+# goes Expired this many days after the invoice's due date; reminders go out every few days.
+PORTAL_RENEWAL_GRACE_DAYS = env.int("PORTAL_RENEWAL_GRACE_DAYS", default=14)
+PORTAL_RENEWAL_REMINDER_DAYS = env.int("PORTAL_RENEWAL_REMINDER_DAYS", default=3)
 # Order totals at or above this may be paid by invoice (in the tenant's currency).
 PORTAL_INVOICE_MINIMUM = env.str("PORTAL_INVOICE_MINIMUM", default="1000.00")
 # Order totals above this need a credit check even when paid by card.

@@ -221,19 +221,28 @@ def test_lifecycle_task_advances_expired_to_disabled_to_deleted_on_time(tenant):
     assert subscription.status == Status.DELETED
 
 
-def test_lifecycle_task_expires_an_active_subscription_whose_paid_period_ended(tenant):
+def test_lifecycle_task_expires_at_the_paid_through_date_what_does_not_renew(tenant):
     paid_through = clock.today() + dt.timedelta(days=3)
-    ending = SubscriptionFactory(tenant=tenant, recurring_billing=False, paid_through=paid_through)
-    renewing = SubscriptionFactory(tenant=tenant, recurring_billing=True, paid_through=paid_through)
-    clock_advance(delta=dt.timedelta(days=3))
+    ending = SubscriptionFactory(
+        tenant=tenant,
+        product=product("O365_E3"),
+        recurring_billing=False,
+        paid_through=paid_through,
+    )
+    # Recurring billing on, but no longer sold: it cannot renew, so it ends too.
+    retired = SubscriptionFactory(tenant=tenant, recurring_billing=True, paid_through=paid_through)
+    renewing = SubscriptionFactory(
+        tenant=tenant, product=product("O365_E3"), recurring_billing=True, paid_through=paid_through
+    )
+    clock_advance(delta=dt.timedelta(days=2))
     assert subscriptions_advance()["expired"] == 0
     clock_advance(delta=dt.timedelta(days=1))
-    assert subscriptions_advance()["expired"] == 1
-    ending.refresh_from_db()
-    renewing.refresh_from_db()
-    assert ending.status == Status.EXPIRED
+    assert subscriptions_advance()["expired"] == 2
+    for subscription in (ending, retired, renewing):
+        subscription.refresh_from_db()
+    assert ending.status == retired.status == Status.EXPIRED
     assert ending.status_history.last().reason == "paid period ended"
-    assert renewing.status == Status.ACTIVE
+    assert renewing.status == Status.ACTIVE  # the renewal pass's business
 
 
 # --- Roles -----------------------------------------------------------------------------------
@@ -320,6 +329,7 @@ def test_unpaid_invoice_shows_pay_now_and_paying_settles_it(tenant, admin_for):
         currency="USD",
         issued_at=tenant.created_at,
         due_date=dt.date.today(),
+        amount_due=Decimal("880.00"),
     )
     InvoiceLine.objects.create(invoice=invoice, description="E4", amount=Decimal("880.00"))
     page = client.get(_url("products", tenant)).content.decode()

@@ -148,6 +148,7 @@ def _overdue_invoice(t):
         currency="USD",
         issued_at=now - dt.timedelta(days=40),
         due_date=(now - dt.timedelta(days=10)).date(),
+        amount_due="10.00",
     )
     InvoiceLine.objects.create(invoice=invoice, description="E4", amount="10.00")
 

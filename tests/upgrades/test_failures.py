@@ -7,14 +7,16 @@ import datetime as dt
 import socket
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import OperationalError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from billing.models import Invoice, Order, PaymentMethod, Status, Subscription
-from billing.payments import card_charge
+from billing.models import Invoice, Order, Payment, PaymentMethod, Status, Subscription
+from billing.payments import card_charge, credit_balance, lines_bill
+from billing.pricing import Line
 from billing.services import subscription_reactivate
 from licensing.models import LicenseAssignment
 from portal.errors import DomainError
@@ -339,12 +341,20 @@ def test_place_order_answers_at_once_when_the_broker_is_down(
     assert sent == [run.pk]
 
 
-def test_a_card_refund_never_touches_the_card_even_when_it_would_decline():
+def test_a_credit_never_touches_the_card_even_when_it_would_decline():
     t = make_e4_tenant(users=2)
     t.tenant.billing_profile.card_token = "tok_decline"
     t.tenant.billing_profile.save()
-    payment = card_charge(tenant=t.tenant, amount=-10, invoice=None)
-    assert payment.result == "succeeded"
+    invoice = lines_bill(
+        tenant=t.tenant,
+        lines=[Line(description="credit", quantity=-1, amount=Decimal("-10.00"))],
+        payment_method=PaymentMethod.CARD,
+    )
+    assert invoice.state == Invoice.State.PAID
+    assert not Payment.objects.filter(tenant=t.tenant).exists()
+    assert credit_balance(tenant=t.tenant) == Decimal("10.00")
+    with pytest.raises(ValueError):
+        card_charge(tenant=t.tenant, amount=Decimal("-10.00"), invoice=None)
 
 
 def test_a_retry_that_fails_again_is_reversed_again_and_nothing_is_reversed_twice(monkeypatch):
