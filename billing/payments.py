@@ -4,6 +4,7 @@ Payments are simulated by design: a card whose token is "tok_decline" is refused
 card on file succeeds. Nothing here sleeps or calls out while holding a row lock."""
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -50,6 +51,25 @@ def amount_charged(total: Decimal) -> Decimal:
     """What an order of this total charges: nothing when its credits exceed its charges (the
     excess goes to the credit balance, never to a card)."""
     return max(money(total), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How an order of `total` would be settled today: what goes to the credit balance, what
+    the balance pays, and what is left to pay by card or invoice."""
+
+    credit_to_account: Decimal
+    from_balance: Decimal
+    to_pay: Decimal
+
+
+def settlement_preview(*, tenant: Tenant, total: Decimal) -> Settlement:
+    """A read for checkout: the same rules invoice_settle applies when the order is billed."""
+    total = money(total)
+    if total <= 0:
+        return Settlement(-total, Decimal("0.00"), Decimal("0.00"))
+    used = min(max(credit_balance(tenant=tenant), Decimal("0.00")), total)
+    return Settlement(Decimal("0.00"), used, total - used)
 
 
 def invoice_allowed(*, total: Decimal, invoice_eligible: bool) -> bool:

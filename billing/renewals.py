@@ -45,21 +45,27 @@ MAX_TERMS_PER_PASS = 60
 
 def renews(subscription: Subscription, base: Subscription | None) -> bool:
     """Whether the subscription renews at its paid-through date (rather than expiring):
-    recurring billing on, still on sale, not a trial, billed here, and, for an add-on, a base
-    that is active (add-ons renew with their base)."""
+    recurring billing on, still on sale, not a trial, and, for an add-on, a base that is
+    active (add-ons renew with their base)."""
     return (
         subscription.recurring_billing
         and subscription.product.on_sale
         and not subscription.is_trial
-        and subscription.channel in BILLED_CHANNELS
         and (base is None or base.status == Status.ACTIVE)
     )
+
+
+def ends_at_paid_through(subscription: Subscription, base: Subscription | None) -> bool:
+    """Whether the subscription goes Expired at its paid-through date: one the portal bills
+    that does not renew. (Partners and volume licensing renew their own customers' plans.)"""
+    return subscription.channel in BILLED_CHANNELS and not renews(subscription, base)
 
 
 def _due(subscription: Subscription, base: Subscription | None, today: dt.date) -> bool:
     return (
         subscription.status == Status.ACTIVE
         and subscription.paid_through <= today
+        and subscription.channel in BILLED_CHANNELS
         and renews(subscription, base)
     )
 

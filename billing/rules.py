@@ -110,19 +110,8 @@ def remove_licenses_blockers(
     channel = _channel_blocker(subscription)
     if channel:
         blockers.append(channel)
-    # End of sale: the plan cannot be shrunk while people still use it. Once every user has
-    # moved off (the manual route's last step) it may be reduced so that it can be cancelled.
-    if not subscription.product.on_sale and assigned > 0:
-        blockers.append(
-            Blocker(
-                "end_of_sale",
-                _(
-                    "%(product)s is no longer sold: its licenses can be removed only after "
-                    "every user has been moved to another plan (%(assigned)d still assigned)."
-                )
-                % {"product": subscription.product.name, "assigned": assigned},
-            )
-        )
+    # End of sale (E4) does not stop a reduction: unused licenses can be removed before or
+    # after an upgrade (never as part of one, and never below the licenses in use).
     if credit_check_pending:
         blockers.append(
             Blocker(

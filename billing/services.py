@@ -26,7 +26,7 @@ from .models import (
     SubscriptionLicenseTally,
     SubscriptionStatusChange,
 )
-from .renewals import renews
+from .renewals import ends_at_paid_through
 
 
 def subscription_create(
@@ -135,7 +135,7 @@ def subscriptions_advance() -> dict[str, int]:
                 continue
             if subscription.status == Status.ACTIVE:
                 base = subscription.parent if subscription.parent_id else None
-                if subscription.paid_through <= today and not renews(subscription, base):
+                if subscription.paid_through <= today and ends_at_paid_through(subscription, base):
                     subscription_transition(
                         subscription=subscription,
                         to=Status.EXPIRED,

@@ -21,17 +21,43 @@ def now() -> dt.datetime:
     return state.sim_anchor + dt.timedelta(seconds=elapsed)
 
 
+# A fast clock unseen for longer than this (real time) was stopped: it resumes where it was.
+PAUSE_AFTER = dt.timedelta(seconds=60)
+
+
 def clock_anchor() -> None:
     """Start simulated time running at PORTAL_CLOCK_SPEED from now, once (a write, so that
-    reading the clock never is one). Every process then shares the same anchor."""
+    reading the clock never is one). Every process then shares the same anchor. Called by the
+    periodic task and when the demo starts: a fast clock last seen more than PAUSE_AFTER ago
+    (the demo was stopped overnight) resumes from the simulated time it had then, so days pass
+    only while the demo runs."""
     speed = settings.PORTAL_CLOCK_SPEED
     if speed == 1.0:
         return
     real = timezone.now()
     ClockState.objects.bulk_create(
-        [ClockState(pk=1, real_anchor=real, sim_anchor=real, speed=speed)],
+        [ClockState(pk=1, real_anchor=real, sim_anchor=real, speed=speed, ticked_at=real)],
         ignore_conflicts=True,
     )
+    state = ClockState.objects.filter(pk=1).first()
+    if state is None or state.ticked_at == real:
+        return  # just started
+    seen = state.ticked_at or state.real_anchor
+    if real - seen > PAUSE_AFTER and state.speed != 1.0:
+        paused_at = state.sim_anchor + (seen - state.real_anchor) * state.speed
+        ClockState.objects.filter(pk=1, ticked_at=state.ticked_at).update(
+            real_anchor=real, sim_anchor=paused_at, ticked_at=real
+        )
+    else:
+        ClockState.objects.filter(pk=1).update(ticked_at=real)
+
+
+def real_seconds_since(moment: dt.datetime) -> float:
+    """Real seconds since a simulated moment (simulated time divided by the clock's speed):
+    for waits a person lives through, such as how long a checkout's prices stay fixed, which
+    must not shrink to nothing when the demo runs days in minutes."""
+    speed = ClockState.objects.filter(pk=1).values_list("speed", flat=True).first() or 1.0
+    return (now() - moment).total_seconds() / speed
 
 
 def today() -> dt.date:

@@ -188,6 +188,9 @@ class ClockState(models.Model):
     real_anchor = models.DateTimeField()
     sim_anchor = models.DateTimeField()
     speed = models.FloatField(default=1.0)
+    # When the periodic task last saw the clock (real time): a fast clock that was not seen
+    # for a while (the demo was stopped) resumes from there instead of jumping ahead.
+    ticked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="clockstate_singleton")]

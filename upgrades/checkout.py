@@ -3,7 +3,6 @@ frozen when checkout opens, and the order's Sold to / Billed to / payment choice
 function owns its transaction and refuses a tenant an upgrade has admin-locked (support
 engineers excepted); upgrades.services re-exports them."""
 
-import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -121,8 +120,10 @@ def upgrade_cart_update(
 def snapshot_stale(cart: UpgradeCart) -> bool:
     if not cart.snapshot or not cart.snapshot_at:
         return True
-    age = clock.now() - cart.snapshot_at
-    if age > dt.timedelta(seconds=settings.PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS):
+    if (
+        clock.real_seconds_since(cart.snapshot_at)
+        > settings.PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS
+    ):
         return True
     return snapshot_source_changed(snapshot=cart.snapshot, source=cart.source)
 
@@ -212,7 +213,10 @@ def upgrade_checkout_update(
     if payment_method is not None:
         if payment_method == PaymentMethod.INVOICE and not payment_invoice_allowed(cart=cart):
             raise DomainError(
-                _("Paying by invoice needs an order total of at least %(minimum)s %(cur)s.")
+                _(
+                    "Paying by invoice needs an amount to pay of at least %(minimum)s %(cur)s "
+                    "(credits larger than the charges go to your account, and nothing is paid)."
+                )
                 % {"minimum": settings.PORTAL_INVOICE_MINIMUM, "cur": cart.tenant.currency},
                 code="invoice_not_allowed",
             )

@@ -203,6 +203,30 @@ DEMO_TENANTS = [
         plans=[{"product": "O365_E3", "quantity": 25, "assigned": 25, "trial": True}],
     ),
     DemoTenant(
+        "fourthcoffee",
+        "Fourth Coffee",
+        "USD",
+        "Portland",
+        "US",
+        "en",
+        25,
+        "Business Premium paid monthly by card: renews each simulated month (see Bills and "
+        "payments)",
+        plans=[{"product": "M365_BP", "quantity": 25, "assigned": 25, "paid_days": 1}],
+    ),
+    DemoTenant(
+        "proseware",
+        "Proseware Inc",
+        "EUR",
+        "Rotterdam",
+        "NL",
+        "nl",
+        20,
+        "The card on file declines at renewal: an unpaid invoice, reminders, then Expired",
+        plans=[{"product": "M365_BS", "quantity": 20, "assigned": 20, "paid_days": 1}],
+        card_token="tok_decline",  # noqa: S106 (the simulated card that declines)
+    ),
+    DemoTenant(
         "cityhall",
         "City of Lakeside",
         "USD",
@@ -302,6 +326,10 @@ def _seed_tenant(spec: DemoTenant, password_hash: str) -> Tenant:
             is_prepaid=plan.get("prepaid", False),
             offer=plan.get("offer", Offer.COMMERCIAL),
             recurring_billing=plan["product"] != "O365_E4",
+            # A first renewal soon after the demo starts (bin/run runs a day every 2 minutes).
+            paid_through=now.date() + dt.timedelta(days=plan["paid_days"])
+            if "paid_days" in plan
+            else None,
         )
         offset = plan.get("offset", 0)
         LicenseAssignment.objects.bulk_create(
@@ -352,6 +380,7 @@ def demo_seed(*, password: str) -> list[tuple[str, str]]:
     """Create what is missing of the demo data; returns (login, what it shows) pairs."""
     # One hash for every demo account: hashing 46 times would take most of a minute.
     password_hash = make_password(password)
+    clock.clock_anchor()  # the demo's fast clock: start it, or resume it where it stopped
     sign_ins = []
     for spec in DEMO_TENANTS:
         with transaction.atomic():

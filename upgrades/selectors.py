@@ -66,8 +66,9 @@ def eligibility_snapshot_build(
             distinct=True,
         ),
     )
+    # Due today counts: a renewal whose card was declined is due on the day it was issued.
     overdue = Invoice.objects.filter(
-        tenant=tenant, state=Invoice.State.UNPAID, due_date__lt=now.date()
+        tenant=tenant, state=Invoice.State.UNPAID, due_date__lte=now.date()
     ).count()
     incident = ServiceIncident.objects.filter(
         Q(tenant=tenant) | Q(tenant__isnull=True), resolved_at__isnull=True

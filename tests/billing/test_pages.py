@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from billing.models import CreditCheck, Invoice, InvoiceLine, Order, Status, Subscription
 from billing.orders import purchase_orders_advance
-from billing.payments import credit_check_decide
+from billing.payments import credit_balance, credit_check_decide
 from billing.services import subscriptions_advance
 from portal import clock
 from portal.clock import clock_advance
@@ -153,16 +153,30 @@ def test_pending_credit_check_blocks_removing_licenses(tenant, admin_for):
     assert "credit check is pending" in response.content.decode()
 
 
-def test_end_of_sale_plan_in_use_cannot_be_reduced_or_grown(tenant, admin_for):
+def test_end_of_sale_plan_can_be_lowered_to_its_users_but_not_grown(tenant, admin_for):
     client, _ = admin_for(tenant)
-    e4 = SubscriptionFactory(tenant=tenant, quantity=10)
+    e4 = SubscriptionFactory(
+        tenant=tenant, quantity=10, paid_through=clock.today() + dt.timedelta(days=15)
+    )
     users_with_licenses(e4, 2)
-    removed = client.post(_url("subscription_licenses_remove", tenant, e4.pk), {"remove-count": 1})
+    page = client.get(_url("subscription_detail", tenant, e4.pk)).content.decode()
+    assert "Remove licenses: yes." in page and "Buy more licenses: not possible." in page
     added = client.post(_url("subscription_licenses_add", tenant, e4.pk), {"add-count": 1})
-    assert removed.status_code == added.status_code == 400
-    assert "no longer sold" in added.content.decode()
+    assert added.status_code == 400 and "no longer sold" in added.content.decode()
+    too_many = client.post(_url("subscription_licenses_remove", tenant, e4.pk), {"remove-count": 9})
+    assert too_many.status_code == 400 and "cannot go below 2 licenses" in too_many.content.decode()
     e4.refresh_from_db()
     assert e4.quantity == 10
+    removed = client.post(_url("subscription_licenses_remove", tenant, e4.pk), {"remove-count": 8})
+    assert removed.status_code in (200, 302)
+    e4.refresh_from_db()
+    assert e4.quantity == 2
+    # The unused time of the 8 licenses goes to the credit balance at the price paid.
+    line = InvoiceLine.objects.get(subscription=e4)
+    assert line.kind == "credit" and line.quantity == -8 and line.amount < 0
+    assert credit_balance(tenant=tenant) == -line.amount
+    page = client.get(_url("subscription_detail", tenant, e4.pk)).content.decode()
+    assert "Remove licenses: not possible." in page  # every remaining license is in use
 
 
 def test_cancel_above_25_licenses_shows_the_reason_and_the_way_forward(tenant, admin_for):
