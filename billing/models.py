@@ -136,6 +136,9 @@ class Subscription(models.Model):
     term_unit_price = models.DecimalField(
         _("price per license per month"), max_digits=10, decimal_places=2, null=True, blank=True
     )
+    # The first day of the current term (its last is paid_through); empty for subscriptions
+    # from before terms were recorded, whose term is counted back from paid_through.
+    term_start = models.DateField(null=True, blank=True)
     ready_at = models.DateTimeField(
         null=True, blank=True, help_text="When provisioning finishes (simulated set-up delay)"
     )

@@ -29,7 +29,7 @@ from .models import (
     Payment,
     PaymentMethod,
 )
-from .pricing import Line, money
+from .pricing import Line, lines_total, money
 
 DECLINING_CARD = "tok_decline"
 INVOICE_DUE_DAYS = 30
@@ -122,6 +122,8 @@ def invoice_create(
         currency=tenant.currency,
         issued_at=now,
         due_date=(now + dt.timedelta(days=due_days)).date(),
+        # Owed until settled (invoice_settle takes off the credit balance and payments).
+        amount_due=max(lines_total(lines), Decimal("0.00")),
     )
     InvoiceLine.objects.bulk_create(
         [

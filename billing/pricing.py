@@ -59,6 +59,11 @@ def paid_through_for(*, start: dt.date, billing_frequency: str) -> dt.date:
 
 
 def period_start(subscription: Subscription) -> dt.date:
+    """The first day of the period the subscription is paid through: as recorded when the term
+    began (a term from the 31st to the 28th of February is 28 days, not 31), or else counted
+    back from paid_through."""
+    if subscription.term_start is not None and subscription.term_start < subscription.paid_through:
+        return subscription.term_start
     return add_months(subscription.paid_through, -months_per_period(subscription.billing_frequency))
 
 

@@ -136,8 +136,9 @@ def _bill_term(*, base: Subscription, due: list[Subscription]) -> str:
             description=_("%(product)s renewed through %(date)s"),
         )
         subscription.paid_through = line.period_end
+        subscription.term_start = line.period_start
         subscription.term_unit_price = line.unit_price
-        subscription.save(update_fields=["paid_through", "term_unit_price"])
+        subscription.save(update_fields=["paid_through", "term_start", "term_unit_price"])
         lines.append(line)
     tenant = base.tenant
     method = PaymentMethod.INVOICE if base.channel == Channel.DIRECT_INVOICE else PaymentMethod.CARD
@@ -294,8 +295,10 @@ def renewals_lapse() -> int:
                 subscription = by_pk.get(line.subscription_id)
                 if subscription is None or subscription.paid_through != line.period_end:
                     continue
+                # Back to the term before: its start is counted back from paid_through.
                 subscription.paid_through = line.period_start
-                subscription.save(update_fields=["paid_through"])
+                subscription.term_start = None
+                subscription.save(update_fields=["paid_through", "term_start"])
                 if subscription.status == Status.ACTIVE:
                     subscription_transition(
                         subscription=subscription, to=Status.EXPIRED, reason="renewal unpaid"

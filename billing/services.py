@@ -70,6 +70,7 @@ def subscription_create(
             offer=offer,
             recurring_billing=recurring_billing,
             term_unit_price=unit_price,
+            term_start=None if paid_through else now.date(),
             status=status,
             status_since=now,
             paid_through=paid_through
@@ -398,13 +399,16 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
                 tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)
             )
             subscription.paid_through = line.period_end
+            subscription.term_start = line.period_start
             subscription.term_unit_price = line.unit_price
             charged = str(line.amount)
         subscription_transition(
             subscription=subscription, to=Status.ACTIVE, actor=actor, reason="reactivated"
         )
         subscription.recurring_billing = subscription.product.on_sale
-        subscription.save(update_fields=["paid_through", "term_unit_price", "recurring_billing"])
+        subscription.save(
+            update_fields=["paid_through", "term_start", "term_unit_price", "recurring_billing"]
+        )
         audit_event_record(
             tenant=tenant,
             actor=actor,

@@ -130,5 +130,10 @@ class Migration(migrations.Migration):
             model_name='creditentry',
             constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='creditentry_not_zero'),
         ),
+        migrations.AddField(
+            model_name="subscription",
+            name="term_start",
+            field=models.DateField(blank=True, null=True),
+        ),
         migrations.RunPython(forwards, migrations.RunPython.noop),
 ]

@@ -68,7 +68,7 @@ def invoice_print(request, invoice_id):
     """A standalone page to print, or with ?download=1 to save as a file."""
     context = _invoice_context(request, invoice_id)
     response = render(request, "billing/invoice_print.html", context)
-    if request.GET.get("download"):
+    if request.GET.get("download") == "1":
         response["Content-Disposition"] = f'attachment; filename="{context["invoice"].number}.html"'
     return response
 
