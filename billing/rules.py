@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from .lifecycle import CAN_ASSIGN, CAN_REACTIVATE, NEXT_STATE_AFTER, USERS_HAVE_ACCESS
 from .models import Channel, Status, Subscription
+from .renewals import ends_at_paid_through
 
 # Above this many licenses a subscription cannot be cancelled online (DESIGN 2).
 ONLINE_CANCEL_MAX_LICENSES = 25
@@ -211,9 +212,11 @@ def key_date(subscription: Subscription) -> KeyDate | None:
     if status == Status.PROVISIONING:
         return KeyDate(_("Ready about"), subscription.ready_at) if subscription.ready_at else None
     if status == Status.ACTIVE:
-        if subscription.recurring_billing:
-            return KeyDate(_("Renews on"), subscription.paid_through)
-        return KeyDate(_("Expires on"), subscription.paid_through)
+        # (An add-on also needs an active base; shown without reading the base, which a list of
+        # products would read once per row.)
+        if ends_at_paid_through(subscription, None):
+            return KeyDate(_("Expires on"), subscription.paid_through)
+        return KeyDate(_("Renews on"), subscription.paid_through)
     step = NEXT_STATE_AFTER.get(status)
     if step:
         delay, to = step

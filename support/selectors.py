@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from billing import selectors as billing_selectors
 from billing.models import CreditCheck
 from portal import clock
 from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
@@ -60,6 +61,15 @@ def support_run_search(
 
 def support_tenant_runs(*, tenant: Tenant, limit: int = 50):
     return upgrade_selectors.upgrade_run_list(tenant=tenant)[:limit]
+
+
+def support_tenant_billing(*, tenant: Tenant, limit: int = 10) -> dict:
+    """The tenant's credit balance, unpaid invoices and latest invoices."""
+    return {
+        "balance": billing_selectors.credit_balance_get(tenant=tenant),
+        "unpaid": billing_selectors.invoice_list_unpaid(tenant=tenant).count(),
+        "invoices": billing_selectors.invoice_list(tenant=tenant)[:limit],
+    }
 
 
 def support_tenant_incidents(*, tenant: Tenant, limit: int = 20):

@@ -149,6 +149,7 @@ def _render_tenant(request, tenant, *, status=200, release_form=None):
             "lock": getattr(tenant, "admin_lock", None),
             "runs": selectors.support_tenant_runs(tenant=tenant),
             "incidents": selectors.support_tenant_incidents(tenant=tenant),
+            "billing": selectors.support_tenant_billing(tenant=tenant),
             "audit": selectors.support_tenant_audit(tenant=tenant),
             "release_form": release_form or ReasonForm(),
         },

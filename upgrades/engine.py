@@ -554,8 +554,11 @@ def _money_words(note: Invoice | None) -> str:
     if note.total < 0:
         return _("Its charge was credited back in full.")
     if note.state == Invoice.State.PAID:
-        return _("The credit it gave was taken back from the card on file.")
-    return _("The credit it gave was taken back: see the unpaid invoice under Your products.")
+        return _("The credit it added to your account was taken back.")
+    return _(
+        "The credit it added to your account was taken back; what had already been used of it "
+        "is owed: see the unpaid invoice under Bills and payments."
+    )
 
 
 def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=None) -> UpgradeRun:

@@ -371,3 +371,10 @@ def test_renewal_skips_what_it_does_not_bill_partner_trial_and_retired_plans(ten
         subscription.refresh_from_db()
         assert subscription.status == Status.EXPIRED
     assert Subscription.objects.get(pk=partner.pk).status == Status.ACTIVE
+
+
+def test_support_sees_the_tenants_balance_and_unpaid_renewal(declining, support_client):
+    tenant, _subscription, _ = declining
+    (invoice,) = Invoice.objects.filter(tenant=tenant)
+    page = support_client.get(reverse("support_tenant", args=[tenant.slug])).content.decode()
+    assert invoice.number in page and "1 unpaid invoice." in page

@@ -384,8 +384,8 @@ def test_a_retry_that_fails_again_is_reversed_again_and_nothing_is_reversed_twic
 def test_an_order_whose_credits_exceeded_its_charge_takes_the_credit_back_on_failure(
     monkeypatch,
 ):
-    """Yearly E4 with most of the year left, upgraded to monthly E5: the order paid the tenant
-    out. Its failure takes that credit back from the card, and says so."""
+    """Yearly E4 with most of the year left, upgraded to monthly E5: the order put its excess
+    credit on the tenant's account. Its failure takes that credit back, and says so."""
     today = dt.date.today()
     t = make_e4_tenant(
         users=4, billing_frequency="yearly", paid_through=today + dt.timedelta(days=330)
@@ -398,6 +398,42 @@ def test_an_order_whose_credits_exceeded_its_charge_takes_the_credit_back_on_fai
     assert note.total == -invoice.total > 0 and note.state == Invoice.State.PAID
     message = Notification.objects.filter(tenant=t.tenant, level="error").latest("pk").message
     assert "taken back" in message and "credited back" not in message
+    assert credit_balance(tenant=t.tenant) == 0
+    assert not Payment.objects.filter(tenant=t.tenant).exists()
+    money_check(run)
+
+
+def test_credit_already_used_when_the_order_fails_is_charged_back_to_the_card(monkeypatch):
+    """The order's excess credit paid another invoice before the run failed: what is left of
+    the credit is taken back from the balance, and what was used is charged to the card."""
+    today = dt.date.today()
+    t = make_e4_tenant(
+        users=4, billing_frequency="yearly", paid_through=today + dt.timedelta(days=330)
+    )
+    run = place(t, billing_frequency="monthly")
+    fail_at(monkeypatch, RunState.MOVING_LICENSES)
+    given = -run.order.total
+    provision = engine.STEP_HANDLERS[RunState.PROVISIONING]
+
+    def provision_then_spend(run_):
+        bought = run_.new_subscription_id is None
+        outcome = provision(run_)
+        if bought:  # the order's credit is on the balance: another purchase uses some of it
+            lines_bill(
+                tenant=t.tenant,
+                lines=[Line(description="other purchase", quantity=1, amount=Decimal("30.00"))],
+                payment_method=PaymentMethod.CARD,
+            )
+        return outcome
+
+    monkeypatch.setitem(engine.STEP_HANDLERS, RunState.PROVISIONING, provision_then_spend)
+    assert engine.run_advance(run_id=run.pk) == RunState.FAILED
+    assert credit_balance(tenant=t.tenant) == 0
+    invoice, note = Invoice.objects.filter(order=run.order).order_by("pk")
+    assert note.state == Invoice.State.PAID
+    charged = Payment.objects.get(invoice=note)
+    assert charged.amount == Decimal("30.00") and charged.result == "succeeded"
+    assert given > 30
     money_check(run)
 
 
