@@ -210,6 +210,15 @@ def _unpaid_renewals():
     ).distinct()
 
 
+def _locked_unpaid(pk: int) -> Invoice | None:
+    return (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("tenant")
+        .filter(pk=pk, state=Invoice.State.UNPAID)
+        .first()
+    )
+
+
 def renewals_remind() -> int:
     """Periodic: remind the tenant of an unpaid renewal every few days until it is paid or
     its grace period ends."""
@@ -221,12 +230,7 @@ def renewals_remind() -> int:
     )
     for pk in waiting.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            invoice = (
-                Invoice.objects.select_for_update(of=("self",))
-                .select_related("tenant")
-                .filter(pk=pk, state=Invoice.State.UNPAID)
-                .first()
-            )
+            invoice = _locked_unpaid(pk)
             if invoice is None:
                 continue
             last = invoice.reminded_at or invoice.issued_at
@@ -276,12 +280,7 @@ def renewals_lapse() -> int:
                 .filter(pk__in=[line.subscription_id for line in renewal_lines])
                 .order_by("pk")
             )
-            invoice = (
-                Invoice.objects.select_for_update(of=("self",))
-                .select_related("tenant")
-                .filter(pk=pk, state=Invoice.State.UNPAID)
-                .first()
-            )
+            invoice = _locked_unpaid(pk)
             if invoice is None:
                 continue
             by_pk = {s.pk: s for s in subscriptions}
