@@ -221,7 +221,8 @@ def invoice_settle(*, invoice: Invoice, payment_method: str, keep_declined: bool
     """Settle a new invoice: a credit (negative total) goes to the tenant's credit balance;
     a charge is paid from the balance first, then by the card on file, or left unpaid for the
     tenant to pay (by invoice, with "Pay now"). A declined card raises PaymentDeclined, unless
-    `keep_declined`: then the invoice stays unpaid (a renewal) and True is returned.
+    `keep_declined`: then the invoice stays unpaid (a renewal) and True is returned; so does
+    it, returning False, when there is no card on file.
     The caller owns the transaction."""
     total = invoice.total
     if total <= 0:
@@ -245,7 +246,7 @@ def invoice_settle(*, invoice: Invoice, payment_method: str, keep_declined: bool
             _payment_declined_record(invoice=invoice, amount=due)
             return True
         except DomainError:
-            return True  # no card on file: it waits, unpaid, with "Pay now"
+            pass  # no card on file: it waits, unpaid, with "Pay now"
     return False
 
 
