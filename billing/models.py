@@ -314,10 +314,6 @@ class Invoice(models.Model):
     def total(self):
         return sum((line.amount for line in self.lines.all()), Decimal("0.00"))
 
-    @property
-    def is_credit_note(self):
-        return self.total < 0
-
 
 class InvoiceSequence(models.Model):
     """The last number issued in one invoice series (one per provider). Incremented under its

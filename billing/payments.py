@@ -30,6 +30,7 @@ from .models import (
     PaymentMethod,
 )
 from .pricing import Line, lines_total, money
+from .selectors import credit_balance
 
 DECLINING_CARD = "tok_decline"
 INVOICE_DUE_DAYS = 30
@@ -85,15 +86,11 @@ def credit_check_required(*, total: Decimal, payment_method: str) -> bool:
     )
 
 
-def invoice_series() -> str:
-    return settings.PORTAL_INVOICE_SERIES
-
-
 def _next_invoice_number() -> str:
     """The next number of the provider's series, taken under the series' row lock in the
     issuing transaction: a rollback gives the number back, so numbers have no gaps. Lock order:
     after subscriptions and invoices, before the tenant's credit balance."""
-    series = invoice_series()
+    series = settings.PORTAL_INVOICE_SERIES
     if not InvoiceSequence.objects.filter(name=series).update(last=F("last") + 1):
         try:
             with transaction.atomic():
@@ -152,12 +149,6 @@ def _credit_lock(tenant: Tenant) -> None:
     reference the tenant (audit events, assignments) are never held up by it. Lock order: the
     last lock a billing write takes."""
     Tenant.objects.select_for_update(no_key=True, of=("self",)).filter(pk=tenant.pk).exists()
-
-
-def credit_balance(*, tenant: Tenant) -> Decimal:
-    """The sum of the tenant's ledger: credit the tenant can still use."""
-    total = CreditEntry.objects.filter(tenant=tenant).aggregate(total=Sum("amount"))["total"]
-    return money(total or 0)
 
 
 def _credit_entry(*, invoice: Invoice, kind: str, amount: Decimal) -> None:
@@ -230,8 +221,6 @@ def invoice_settle(*, invoice: Invoice, payment_method: str, keep_declined: bool
         _credit_entry(invoice=invoice, kind=CreditEntry.Kind.CREDIT, amount=-total)
         _mark_paid(invoice)
         return False
-    invoice.amount_due = total
-    invoice.save(update_fields=["amount_due"])
     due = _credit_apply(invoice=invoice)
     if due == 0:
         _mark_paid(invoice)

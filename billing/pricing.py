@@ -67,19 +67,6 @@ def period_start(subscription: Subscription) -> dt.date:
     return add_months(subscription.paid_through, -months_per_period(subscription.billing_frequency))
 
 
-def prorated_credit(*, subscription: Subscription, unit_price: Decimal, today: dt.date) -> Decimal:
-    """Credit for the unused part of the period the subscription is paid through. Prepaid and
-    trial subscriptions earn no credit (unused prepaid time is not refunded)."""
-    if subscription.is_prepaid or subscription.is_trial:
-        return Decimal("0.00")
-    return prorated_amount(
-        subscription=subscription,
-        unit_price=unit_price,
-        quantity=subscription.quantity,
-        today=today,
-    )
-
-
 def prorated_amount(
     *, subscription: Subscription, unit_price: Decimal, quantity: int, today: dt.date
 ) -> Decimal:

@@ -148,7 +148,6 @@ def _bill_term(*, base: Subscription, due: list[Subscription]) -> str:
         due_days=payments.INVOICE_DUE_DAYS if method == PaymentMethod.INVOICE else 0,
     )
     declined = payments.invoice_settle(invoice=invoice, payment_method=method, keep_declined=True)
-    invoice.refresh_from_db()
     unpaid = invoice.state == Invoice.State.UNPAID
     link = reverse("invoice_detail", args=[tenant.slug, invoice.pk])
     names = ", ".join(s.product.name for s in due)

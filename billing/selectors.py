@@ -17,7 +17,7 @@ from .models import (
     Status,
     Subscription,
 )
-from .payments import credit_balance
+from .pricing import money
 
 STATUS_FILTERS = {
     "active": [Status.ACTIVE, Status.PROVISIONING],
@@ -114,8 +114,10 @@ def invoice_get(*, tenant: Tenant, pk: int) -> Invoice:
     )
 
 
-def credit_balance_get(*, tenant: Tenant) -> Decimal:
-    return credit_balance(tenant=tenant)
+def credit_balance(*, tenant: Tenant) -> Decimal:
+    """The sum of the tenant's ledger: credit the tenant can still use."""
+    total = CreditEntry.objects.filter(tenant=tenant).aggregate(total=Sum("amount"))["total"]
+    return money(total or 0)
 
 
 def credit_entry_list(*, tenant: Tenant):
@@ -125,10 +127,8 @@ def credit_entry_list(*, tenant: Tenant):
 
 
 def invoice_list_unpaid(*, tenant: Tenant):
-    return (
-        Invoice.objects.filter(tenant=tenant, state=Invoice.State.UNPAID)
-        .prefetch_related("lines")
-        .order_by("due_date", "pk")
+    return Invoice.objects.filter(tenant=tenant, state=Invoice.State.UNPAID).order_by(
+        "due_date", "pk"
     )
 
 

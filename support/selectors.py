@@ -66,7 +66,7 @@ def support_tenant_runs(*, tenant: Tenant, limit: int = 50):
 def support_tenant_billing(*, tenant: Tenant, limit: int = 10) -> dict:
     """The tenant's credit balance, unpaid invoices and latest invoices."""
     return {
-        "balance": billing_selectors.credit_balance_get(tenant=tenant),
+        "balance": billing_selectors.credit_balance(tenant=tenant),
         "unpaid": billing_selectors.invoice_list_unpaid(tenant=tenant).count(),
         "invoices": billing_selectors.invoice_list(tenant=tenant)[:limit],
     }

@@ -344,7 +344,6 @@ NOT_GUARDED = {
     "billing.payments.card_charge": "a low-level step of billing, behind guarded services and "
     "the upgrade run",
     "billing.payments.lines_bill": "a low-level step of billing, behind guarded services",
-    "billing.payments.credit_balance": "a read: the tenant's credit balance",
     "billing.payments.settlement_preview": "a read: how checkout's total would be settled",
     "billing.payments.invoices_reverse": "a low-level step of the upgrade run's compensation and "
     "of the renewal pass (system writers, never an admin's)",

@@ -7,7 +7,7 @@ from django.db import transaction
 from billing.models import Invoice, Order, Payment
 from billing.orders import order_get_or_create
 from billing.payments import PaymentDeclined, card_charge, credit_check_required
-from billing.pricing import prorated_credit
+from billing.pricing import unused_time_line
 from portal.errors import DomainError
 
 from .factories import SubscriptionFactory
@@ -17,20 +17,26 @@ pytestmark = pytest.mark.django_db
 
 def test_prorated_credit_is_the_unused_share_of_the_paid_period():
     subscription = SubscriptionFactory(
-        quantity=10, billing_frequency="monthly", paid_through=dt.date(2026, 12, 1)
+        quantity=10,
+        billing_frequency="monthly",
+        paid_through=dt.date(2026, 12, 1),
+        term_unit_price=Decimal("22.00"),
     )
     # Paid 2026-11-01 .. 2026-12-01 (30 days), 10 days unused.
-    credit = prorated_credit(
-        subscription=subscription, unit_price=Decimal("22.00"), today=dt.date(2026, 11, 21)
+    line = unused_time_line(
+        subscription=subscription, quantity=10, today=dt.date(2026, 11, 21), description="credit"
     )
-    assert credit == Decimal("73.33")
+    assert -line.amount == Decimal("73.33")
 
 
 def test_prepaid_time_earns_no_credit():
     subscription = SubscriptionFactory(is_prepaid=True, paid_through=dt.date(2027, 6, 1))
-    assert prorated_credit(
-        subscription=subscription, unit_price=Decimal("22"), today=dt.date(2026, 11, 21)
-    ) == Decimal("0.00")
+    assert (
+        unused_time_line(
+            subscription=subscription, quantity=10, today=dt.date(2026, 11, 21), description="x"
+        )
+        is None
+    )
 
 
 def test_declining_card_records_the_refusal_and_raises(tenant):

@@ -1,8 +1,6 @@
 """Billing: the credit balance with its ledger, every invoice and credit note, one invoice with
 its lines, credits and payments, and its printable copy (to print or download); and Pay now."""
 
-from decimal import Decimal
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
@@ -33,7 +31,7 @@ def billing_overview(request):
         request,
         "billing/billing.html",
         {
-            "balance": selectors.credit_balance_get(tenant=tenant),
+            "balance": selectors.credit_balance(tenant=tenant),
             "entries": selectors.credit_entry_list(tenant=tenant)[:ENTRIES_SHOWN],
             "page": page,
             "unpaid_invoices": selectors.invoice_list_unpaid(tenant=tenant),
@@ -50,7 +48,6 @@ def _invoice_context(request, invoice_id):
         "lines": lines,
         "entries": list(invoice.credit_entries.all()),
         "payments": list(invoice.payments.all()),
-        "total": sum((line.amount for line in lines), Decimal("0.00")),
         "grace_deadline": grace_deadline(invoice)
         if renewal and invoice.state == invoice.State.UNPAID
         else None,
