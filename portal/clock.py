@@ -10,15 +10,18 @@ from django.utils import timezone
 from .models import ClockState
 
 
-def now() -> dt.datetime:
-    """Simulated now. A read: until the clock is anchored (clock_anchor, by the periodic task or
-    clock_advance) simulated time is real time."""
-    real = timezone.now()
-    state = ClockState.objects.filter(pk=1).first()
+def _simulated(state: ClockState | None, real: dt.datetime) -> dt.datetime:
+    """The simulated time at real time `real`."""
     if state is None:
         return real
     elapsed = (real - state.real_anchor).total_seconds() * state.speed
     return state.sim_anchor + dt.timedelta(seconds=elapsed)
+
+
+def now() -> dt.datetime:
+    """Simulated now. A read: until the clock is anchored (clock_anchor, by the periodic task or
+    clock_advance) simulated time is real time."""
+    return _simulated(ClockState.objects.filter(pk=1).first(), timezone.now())
 
 
 # A fast clock unseen for longer than this (real time) was stopped: it resumes where it was.
@@ -44,7 +47,7 @@ def clock_anchor() -> None:
         return  # just started
     seen = state.ticked_at or state.real_anchor
     if real - seen > PAUSE_AFTER and state.speed != 1.0:
-        paused_at = state.sim_anchor + (seen - state.real_anchor) * state.speed
+        paused_at = _simulated(state, seen)
         ClockState.objects.filter(pk=1, ticked_at=state.ticked_at).update(
             real_anchor=real, sim_anchor=paused_at, ticked_at=real
         )
@@ -56,8 +59,9 @@ def real_seconds_since(moment: dt.datetime) -> float:
     """Real seconds since a simulated moment (simulated time divided by the clock's speed):
     for waits a person lives through, such as how long a checkout's prices stay fixed, which
     must not shrink to nothing when the demo runs days in minutes."""
-    speed = ClockState.objects.filter(pk=1).values_list("speed", flat=True).first() or 1.0
-    return (now() - moment).total_seconds() / speed
+    state = ClockState.objects.filter(pk=1).first()
+    speed = state.speed if state is not None else 1.0
+    return (_simulated(state, timezone.now()) - moment).total_seconds() / speed
 
 
 def today() -> dt.date:
