@@ -63,7 +63,7 @@ class ServiceIncidentAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "level", "message", "created_at", "read_at"]
+    list_display = ["tenant", "level", "message", "created_at"]
     list_filter = ["level"]
     list_select_related = ["tenant"]
 

@@ -135,11 +135,26 @@ class Notification(models.Model):
     message = models.CharField(max_length=500)
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
-    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+
+class NotificationRead(models.Model):
+    """One admin has read one notification. Read state is each admin's own: one admin reading
+    (or a reader marking everything read) changes nothing for the others."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "notification"], name="notification_read_once_per_admin"
+            )
+        ]
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -207,6 +222,10 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField()
+    # Chosen at creation, never later than PORTAL_API_TOKEN_MAX_DAYS after it.
+    expires_at = models.DateTimeField()
+    # What the token may do, within its admin's role: a subset of portal.roles.TokenScope.
+    scopes = models.JSONField(default=list)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(

@@ -87,6 +87,7 @@ def world(settings):
         prefix="pt_x",
         key_hash="0" * 64,
         created_at=dt.datetime.now(dt.UTC),
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
     )
     return {
         "t": t,

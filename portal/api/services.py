@@ -44,6 +44,8 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
             prefix=raw[:10],
             key_hash=api_token_hash(raw),
             created_at=clock.now(),
+            expires_at=clock.now() + dt.timedelta(days=90),
+            scopes=["read", "licenses", "billing"],
         )
         audit_event_record(
             tenant=membership.tenant,
