@@ -199,6 +199,16 @@ PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS = env.float(
     "PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS", default=3600.0
 )
 
+# --- API tokens ----------------------------------------------------------------------------
+# The longest an API token may live; each token's expiry is chosen when it is created.
+PORTAL_API_TOKEN_MAX_DAYS = env.int("PORTAL_API_TOKEN_MAX_DAYS", default=365)
+
+# --- Request limits ---------------------------------------------------------------------------
+# A form post or API body larger than this is refused (413) before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PORTAL_MAX_REQUEST_BYTES", default=2_621_440)
+# JSON bodies nested deeper than this are refused (400) before they are parsed.
+PORTAL_API_MAX_JSON_DEPTH = env.int("PORTAL_API_MAX_JSON_DEPTH", default=32)
+
 # --- Login throttling (django-axes) ---------------------------------------------------------
 AXES_FAILURE_LIMIT = env.int("PORTAL_LOGIN_FAILURE_LIMIT", default=5)
 
