@@ -8,6 +8,11 @@ tenant_patterns = [
     path("", views.tenant_home, name="tenant_home"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_mark_read, name="notifications_mark_read"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        views.notification_mark_read,
+        name="notification_mark_read",
+    ),
     path("billing/", include("billing.urls")),
     path("users/", include("licensing.urls")),
     path("upgrade/", include("upgrades.urls")),

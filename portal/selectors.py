@@ -1,7 +1,14 @@
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 
-from .models import AdminLock, Membership, Notification, ServiceIncident, Tenant
+from .models import (
+    AdminLock,
+    Membership,
+    Notification,
+    NotificationRead,
+    ServiceIncident,
+    Tenant,
+)
 from .roles import caps_for, is_support
 
 
@@ -59,5 +66,21 @@ def incident_open_list(*, tenant: Tenant):
     ).order_by("-opened_at")
 
 
-def notification_list(*, tenant: Tenant, limit: int = 20):
-    return Notification.objects.filter(tenant=tenant)[:limit]
+def notification_list(*, tenant: Tenant, user, limit: int = 20):
+    """The tenant's latest notifications, each with `is_read` for this admin (a support
+    engineer, who keeps no read state, reads them all as unread)."""
+    return Notification.objects.filter(tenant=tenant).annotate(
+        is_read=Exists(NotificationRead.objects.filter(notification=OuterRef("pk"), user=user))
+    )[:limit]
+
+
+def notification_unread_count(*, tenant: Tenant, user) -> int:
+    return Notification.objects.filter(tenant=tenant).exclude(reads__user=user).count()
+
+
+def notification_get(*, tenant: Tenant, pk: int) -> Notification:
+    """One of the tenant's notifications, or 404."""
+    notification = Notification.objects.filter(tenant=tenant, pk=pk).first()
+    if notification is None:
+        raise Http404
+    return notification

@@ -1,10 +1,20 @@
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from . import clock
 from .actors import recorded_actor
 from .errors import AdminLocked
-from .models import AdminLock, AuditEvent, Notification, ServiceIncident, Tenant
+from .models import (
+    AdminLock,
+    AuditEvent,
+    Membership,
+    Notification,
+    NotificationRead,
+    ServiceIncident,
+    Tenant,
+)
 from .roles import is_support
 
 
@@ -30,11 +40,28 @@ def notification_create(
     )
 
 
-@transaction.atomic
-def notification_mark_all_read(*, tenant: Tenant) -> int:
-    return Notification.objects.filter(tenant=tenant, read_at__isnull=True).update(
-        read_at=clock.now()
-    )
+def notification_mark_read(*, tenant: Tenant, user, notification_ids=None) -> int:
+    """Mark the tenant's notifications read for one admin: those listed, or all of them. Read
+    state is the admin's own, so any admin role may keep it; a support engineer, who is no
+    admin of the tenant, has none and is refused. Returns how many became read."""
+    if not Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise PermissionDenied(
+            _("Only the organisation's own admins have notifications to mark as read.")
+        )
+    unread = Notification.objects.filter(tenant=tenant).exclude(reads__user=user)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    now = clock.now()
+    with transaction.atomic():
+        # ignore_conflicts: a second tab marking the same notification is not an error.
+        created = NotificationRead.objects.bulk_create(
+            [
+                NotificationRead(notification_id=pk, user=user, read_at=now)
+                for pk in unread.values_list("pk", flat=True)
+            ],
+            ignore_conflicts=True,
+        )
+    return len(created)
 
 
 def admin_lock_acquire(

@@ -30,7 +30,7 @@ def tenant_home(request):
         "portal/tenant_home.html",
         {
             "incidents": selectors.incident_open_list(tenant=tenant),
-            "notifications": selectors.notification_list(tenant=tenant, limit=5),
+            "notifications": selectors.notification_list(tenant=tenant, user=request.user, limit=5),
         },
     )
 
@@ -38,10 +38,15 @@ def tenant_home(request):
 @tenant_view(lock_exempt=True)
 def notifications(request):
     tenant = request.tenant
+    notifications = list(selectors.notification_list(tenant=tenant, user=request.user, limit=100))
     return page_or_partial(
         request,
         "portal/notifications.html",
-        {"notifications": selectors.notification_list(tenant=tenant, limit=100)},
+        {
+            "notifications": notifications,
+            "unread": sum(not n.is_read for n in notifications),
+            "keeps_read_state": not request.access.is_support,
+        },
         partial="notification-list",
     )
 
@@ -49,5 +54,16 @@ def notifications(request):
 @require_POST
 @tenant_view(lock_exempt=True)
 def notifications_mark_read(request):
-    services.notification_mark_all_read(tenant=request.tenant)
+    """Every notification of the tenant, read by this admin (and only by them)."""
+    services.notification_mark_read(tenant=request.tenant, user=request.user)
+    return redirect("notifications", tenant_slug=request.tenant.slug)
+
+
+@require_POST
+@tenant_view(lock_exempt=True)
+def notification_mark_read(request, notification_id):
+    notification = selectors.notification_get(tenant=request.tenant, pk=notification_id)
+    services.notification_mark_read(
+        tenant=request.tenant, user=request.user, notification_ids=[notification.pk]
+    )
     return redirect("notifications", tenant_slug=request.tenant.slug)

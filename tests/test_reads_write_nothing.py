@@ -76,7 +76,7 @@ def world(settings):
     cart = checkout(second)
     cart.snapshot_at = cart.snapshot_at - dt.timedelta(days=2)
     cart.save(update_fields=["snapshot_at"])
-    notification_create(tenant=t.tenant, message="Unread")
+    notification = notification_create(tenant=t.tenant, message="Unread")
     incident = ServiceIncident.objects.create(
         tenant=t.tenant, title="Mail delays", opened_at=dt.datetime.now(dt.UTC)
     )
@@ -96,6 +96,7 @@ def world(settings):
             "tenant_slug": t.tenant.slug,
             "subscription_id": t.e4.pk,
             "order_id": finished.order_id,
+            "notification_id": notification.pk,
             "invoice_id": Invoice.objects.filter(tenant=t.tenant).values_list("pk", flat=True)[0],
             "cart_id": cart.pk,
             "run_id": finished.pk,
