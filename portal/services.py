@@ -35,6 +35,9 @@ def audit_event_record(
 def notification_create(
     *, tenant: Tenant, message: str, level: str = Notification.Level.INFO, link: str = ""
 ) -> Notification:
+    # A link is a path of this site: never another site, never a javascript: URL.
+    if link and not (link.startswith("/") and not link.startswith("//")):
+        raise ValueError(f"A notification links to a path of the portal, not {link!r}")
     return Notification.objects.create(
         tenant=tenant, message=message, level=level, link=link, created_at=clock.now()
     )
