@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.api.fields import no_control_characters, no_control_characters_but_line_breaks
+from portal.signin import ACCOUNT, ADDRESS
 from upgrades.models import RunState
 
 from .selectors import AGES
@@ -17,8 +19,18 @@ class ReasonForm(forms.Form):
         strip=True,
         help_text=REASON_HELP,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        validators=[no_control_characters_but_line_breaks],
         error_messages={"required": _("Write a reason: it is kept in the audit log.")},
     )
+
+
+class SignInUnlockForm(ReasonForm):
+    """Which lockout to lift: an account (its user name) or an address."""
+
+    kind = forms.ChoiceField(
+        label=_("Locked"), choices=[(ACCOUNT, _("Account")), (ADDRESS, _("Address"))]
+    )
+    subject = forms.CharField(label=_("Account or address"), max_length=255)
 
 
 class CreditCheckDecisionForm(ReasonForm):
@@ -29,7 +41,9 @@ class CreditCheckDecisionForm(ReasonForm):
 
 
 class IncidentOpenForm(ReasonForm):
-    title = forms.CharField(label=_("Title"), max_length=200, strip=True)
+    title = forms.CharField(
+        label=_("Title"), max_length=200, strip=True, validators=[no_control_characters]
+    )
     tenant = forms.SlugField(
         label=_("Organisation (short name)"),
         required=False,
@@ -38,7 +52,12 @@ class IncidentOpenForm(ReasonForm):
 
 
 class RunSearchForm(forms.Form):
-    tenant = forms.CharField(label=_("Organisation"), required=False, max_length=100)
+    tenant = forms.CharField(
+        label=_("Organisation"),
+        required=False,
+        max_length=100,
+        validators=[no_control_characters],
+    )
     state = forms.ChoiceField(
         label=_("State"), required=False, choices=[("", _("Any state")), *RunState.choices]
     )

@@ -13,6 +13,7 @@ from billing import selectors as billing_selectors
 from billing.models import CreditCheck
 from portal import clock
 from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
+from portal.signin import SignInLockout, signin_lockout_list
 from upgrades import selectors as upgrade_selectors
 
 # Age filters of the run search: placed within / more than this long ago.
@@ -121,3 +122,8 @@ def support_incident_get(*, pk: int) -> ServiceIncident:
 
 def support_tenant_audit(*, tenant: Tenant, limit: int = 50):
     return AuditEvent.objects.filter(tenant=tenant).select_related("actor")[:limit]
+
+
+def support_signin_lockout_list() -> list[SignInLockout]:
+    """Every account and address refused sign-in now, most recently locked first."""
+    return signin_lockout_list()

@@ -1,6 +1,7 @@
 """Writes of the support console. Every action needs a written reason and leaves an audit
 event; the upgrade actions are the upgrades app's own services (which audit themselves)."""
 
+from axes.utils import reset as axes_reset
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -8,6 +9,13 @@ from portal.errors import DomainError
 from portal.models import AdminLock, ServiceIncident, Tenant
 from portal.roles import is_support
 from portal.services import audit_event_record, incident_open, incident_resolve
+from portal.signin import (
+    ACCOUNT,
+    ADDRESS,
+    SignInLockout,
+    address_normalized,
+    signin_lockouts_for,
+)
 from upgrades import services as upgrade_services
 from upgrades.models import TERMINAL_STATES, UpgradeRun
 
@@ -88,3 +96,49 @@ def support_incident_resolve(*, incident: ServiceIncident, actor, reason: str) -
     if incident.resolved_at is not None:
         raise DomainError(_("This incident is already resolved."), code="resolved")
     return incident_resolve(incident=incident, actor=actor, reason=reason)
+
+
+def _not_locked_out() -> DomainError:
+    return DomainError(
+        _("There is no such sign-in lockout now: it has ended or was lifted."), code="not_locked"
+    )
+
+
+def support_signin_unlock(*, kind: str, subject: str, actor, reason: str) -> SignInLockout:
+    """Lift a sign-in lockout now, as axes resets one: the account's failures are forgotten
+    from every address, or the address's on every account (so an account may also come out
+    of an address's count, and the other way round). Only a lockout that holds now can be
+    lifted: one that has ended, or was lifted by someone else meanwhile, is refused and
+    nothing is written. Returns the lockout as it was."""
+    _support_only(actor)
+    reason = _reason(reason)
+    if kind == ADDRESS:
+        subject = address_normalized(subject) or ""
+    if kind not in (ACCOUNT, ADDRESS) or not subject:
+        raise _not_locked_out()
+    with transaction.atomic():
+        lockouts = signin_lockouts_for(
+            username=subject if kind == ACCOUNT else None,
+            address=subject if kind == ADDRESS else None,
+        )
+        lockout = next((x for x in lockouts if x.kind == kind), None)
+        if lockout is None:
+            raise _not_locked_out()
+        removed = axes_reset(username=subject) if kind == ACCOUNT else axes_reset(ip=subject)
+        if not removed:  # a concurrent unlock got there first (its delete made this one wait)
+            raise _not_locked_out()
+        audit_event_record(
+            tenant=None,
+            actor=actor,
+            action="signin.unlock",
+            target=lockout.target,
+            reason=reason,
+            data={
+                "kind": lockout.kind,
+                "subject": lockout.subject,
+                "failures": lockout.failures,
+                "since": lockout.since.isoformat(),
+                "until": lockout.until.isoformat(),
+            },
+        )
+    return lockout

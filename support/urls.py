@@ -18,6 +18,12 @@ urlpatterns = [
         views.lock_release,
         name="support_lock_release",
     ),
+    path("sign-in-lockouts/", views.signin_lockouts, name="support_signin_lockouts"),
+    path(
+        "sign-in-lockouts/unlock/",
+        views.signin_unlock,
+        name="support_signin_unlock",
+    ),
     path("incidents/", views.incidents, name="support_incidents"),
     path(
         "incidents/<int:incident_id>/resolve/",

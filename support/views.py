@@ -1,7 +1,8 @@
 """The support console: staff only, a 404 for everybody else (its URLs do not exist for a
 tenant admin). Support engineers search tenants and upgrade runs, read a run's timeline, and
 take a few audited actions, each with a written reason: decide a credit check, retry a failed
-run, release a stuck admin lock, open and resolve service-health incidents."""
+run, release a stuck admin lock, open and resolve service-health incidents, lift a sign-in
+lockout."""
 
 from functools import partial, wraps
 
@@ -18,7 +19,13 @@ from upgrades.models import RunState
 from upgrades.selectors import upgrade_run_events
 
 from . import selectors, services
-from .forms import CreditCheckDecisionForm, IncidentOpenForm, ReasonForm, RunSearchForm
+from .forms import (
+    CreditCheckDecisionForm,
+    IncidentOpenForm,
+    ReasonForm,
+    RunSearchForm,
+    SignInUnlockForm,
+)
 
 
 def support_view(view):
@@ -240,3 +247,41 @@ def incident_resolve(request, incident_id):
     return _render_incidents(
         request, status=400, resolve_error_for=incident.pk, resolve_errors=errors
     )
+
+
+def _render_signin_lockouts(request, *, status=200, refused=()):
+    return render(
+        request,
+        "support/signin_lockouts.html",
+        {"lockouts": selectors.support_signin_lockout_list(), "refused": refused},
+        status=status,
+    )
+
+
+@support_view
+def signin_lockouts(request):
+    return _render_signin_lockouts(request)
+
+
+@support_view
+@require_POST
+def signin_unlock(request):
+    form = SignInUnlockForm(request.POST)
+
+    def unlock(reason):
+        services.support_signin_unlock(
+            kind=form.cleaned_data["kind"],
+            subject=form.cleaned_data["subject"],
+            actor=request.user,
+            reason=reason,
+        )
+
+    if _reasoned_action(form, unlock):
+        messages.success(
+            request,
+            _("Unlocked: %(subject)s can sign in again.")
+            % {"subject": form.cleaned_data["subject"]},
+        )
+        return redirect("support_signin_lockouts")
+    refused = [str(e) for errors in form.errors.values() for e in errors]
+    return _render_signin_lockouts(request, status=400, refused=refused)

@@ -38,6 +38,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "portal.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -203,6 +204,13 @@ PORTAL_UPGRADE_SNAPSHOT_MAX_AGE_SECONDS = env.float(
 # The longest an API token may live; each token's expiry is chosen when it is created.
 PORTAL_API_TOKEN_MAX_DAYS = env.int("PORTAL_API_TOKEN_MAX_DAYS", default=365)
 
+# Token guessing: this many invalid API tokens from one client address within the window (real
+# seconds from its first failure) and the address is answered 429 until the window ends.
+PORTAL_API_TOKEN_FAILURE_LIMIT = env.int("PORTAL_API_TOKEN_FAILURE_LIMIT", default=10)
+PORTAL_API_TOKEN_FAILURE_WINDOW_SECONDS = env.int(
+    "PORTAL_API_TOKEN_FAILURE_WINDOW_SECONDS", default=60
+)
+
 # --- Request limits ---------------------------------------------------------------------------
 # A form post or API body larger than this is refused (413) before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PORTAL_MAX_REQUEST_BYTES", default=2_621_440)
@@ -210,9 +218,48 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PORTAL_MAX_REQUEST_BYTES", default=2_621_
 PORTAL_API_MAX_JSON_DEPTH = env.int("PORTAL_API_MAX_JSON_DEPTH", default=32)
 
 # --- Login throttling (django-axes) ---------------------------------------------------------
-AXES_FAILURE_LIMIT = env.int("PORTAL_LOGIN_FAILURE_LIMIT", default=5)
+# Web sign-in only (API tokens have their own throttle in portal/api). portal/signin.py holds
+# the handler, the refusal page and the audit receivers; its docstring states the guarantees.
+# Failures are counted in axes' database tables (SQLite in the demo, PostgreSQL in production),
+# which every process shares; nothing is kept in process memory or in a cache.
+#
+# Each failure counts against the account (the user name typed) and against the client address,
+# each with its own limit (SignInThrottleHandler; axes alone has one limit for both). An
+# address's limit is the higher: an office behind one address is not locked out by one person.
+AXES_HANDLER = "portal.signin.SignInThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("PORTAL_LOGIN_FAILURE_LIMIT", default=5)  # per account
+PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+# A failure counts until this long after the last failure of its kind; a lockout ends then.
+# In hours: axes reads a float as hours (15 minutes = 0.25).
+AXES_COOLOFF_TIME = env.int("PORTAL_LOGIN_COOLOFF_MINUTES", default=15) / 60
+# Attempts while locked out are refused without being counted: hammering a locked account does
+# not keep it locked for ever, and its owner can sign in when the message said they could.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful sign-in clears the account's failures (only the account's: see the handler).
+AXES_RESET_ON_SUCCESS = True
+# The refusal: the sign-in page, 429, Retry-After, and a translated "Try again in N minutes".
+AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
+# The client address. axes 8 asks AXES_CLIENT_IP_CALLABLE, else django-ipware when installed
+# (it is not here, so the AXES_IPWARE_* settings do nothing), else REMOTE_ADDR. Behind a reverse
+# proxy REMOTE_ADDR is the proxy's own address: every visitor would share it and the address
+# limit would lock everyone out at once. portal.signin.client_address reads X-Forwarded-For
+# only when told how many proxies append to it: a production deployment behind a load
+# balancer or reverse proxy MUST set PORTAL_TRUSTED_PROXY_COUNT to that number (1 for one
+# nginx), and those proxies must append (not pass on) X-Forwarded-For. Left at 0 (no proxy,
+# e.g. docker-compose serving port 8000 directly) the header is ignored, as a client could
+# write anything in it.
+AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+PORTAL_TRUSTED_PROXY_COUNT = env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Content security policy (django-csp) --------------------------------------------------
+# Enforced, not report-only, in every environment (local, the demo, tests, production; only
+# Django's debug 404 and 500 pages under DEBUG go without it, as django-csp leaves them alone):
+# scripts and styles come only from the portal's own static files, so an injected <script>, on*
+# handler or style attribute does not run. No template has inline code (behaviour lives in
+# static/portal/portal.js, wired by data- attributes) and htmx runs without eval or injected
+# styles (the htmx-config meta in templates/base.html). tests/security/test_csp.py crawls every
+# page for the header and for inline code; tests/browser/test_csp_browser.py counts violations.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
