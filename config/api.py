@@ -11,6 +11,7 @@ from django.urls import URLPattern, path, re_path, register_converter
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 from billing.api import router as billing_router
 from licensing.api import router as licensing_router
@@ -38,11 +39,43 @@ class IdConverter:
 register_converter(IdConverter, "api_id")
 
 
+class PortalOpenApiSchema(OpenAPISchema):
+    """ninja's document, with what each operation's authentication says of it
+    (TokenAuth.operation_openapi_extra): the scope it needs, in its security requirement (OpenAPI
+    3.1 lets a requirement name roles for any scheme) and in `x-required-scope`, and the errors
+    every authenticated request may get. Generated from the operation's TokenAuth instance, so
+    no operation describes its scope by hand."""
+
+    def operation_details(self, operation) -> dict:
+        details = super().operation_details(operation)
+        for auth in operation.auth_callbacks:
+            extra = getattr(auth, "operation_openapi_extra", None)
+            if extra is None:
+                continue
+            extra = extra()
+            details["security"] = extra["security"]
+            if extra["x-required-scope"]:
+                details["x-required-scope"] = extra["x-required-scope"]
+                sentence = f"Token scope: `{extra['x-required-scope']}`."
+                details["description"] = "\n\n".join(
+                    part for part in (details.get("description"), sentence) if part
+                )
+            for status, response in extra["responses"].items():
+                # What errors.py documents for a status (if it does) comes first.
+                details["responses"].setdefault(status, response)
+        return details
+
+
 class PortalApi(NinjaAPI):
     def get_content_type(self) -> str:
         # "application/json", without a charset parameter, as every answer of the API
         # (errors included) has always been.
         return self.renderer.media_type
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return PortalOpenApiSchema(self, path_prefix)
 
 
 api = PortalApi(
@@ -51,7 +84,9 @@ api = PortalApi(
     description=(
         "Bulk license work and plan upgrades for tenant admins. Authenticate with a token "
         "created on the portal's API tokens page: `Authorization: Bearer <token>`. A token "
-        "acts as its admin, with that admin's role, in that admin's tenant only. Errors are "
+        "acts as its admin, in that admin's tenant only, with that admin's role narrowed to "
+        "the token's scopes (see the TokenAuth security scheme); it expires on the date chosen "
+        "when it was created. Errors are "
         "JSON objects with a `code` and a `message`, and `details` when there are any."
     ),
     servers=[{"url": "/"}],

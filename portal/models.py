@@ -262,3 +262,20 @@ class ApiIdempotencyKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "key"], name="api_idempotency_key_unique")
         ]
+
+
+class ApiTokenFailure(models.Model):
+    """Invalid API tokens presented from one client address within the current window: the API's
+    guard against token guessing (portal.api.services.api_token_failure_record). One row per
+    address, written by one upsert. A table rather than a cache: the embedded demo runs
+    without Redis, and nothing may live in one process's memory."""
+
+    address = models.CharField(max_length=100, unique=True)
+    # Real time, in whole seconds since the epoch: the throttle holds back a real client, so the
+    # simulated clock (days in minutes in the demo) must not shorten it, and an integer compares
+    # the same in PostgreSQL and SQLite inside the upsert.
+    window_started = models.BigIntegerField(db_index=True)
+    failures = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.address}: {self.failures}"

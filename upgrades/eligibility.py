@@ -24,6 +24,7 @@ class ReasonCode(StrEnum):
     HIGH_VOLUME = "high_volume"
     NO_UPGRADE_PATH = "no_upgrade_path"
     READ_ONLY_ROLE = "read_only_role"
+    READ_ONLY_TOKEN = "read_only_token"  # the admin may buy, the API token's scopes may not
     # Why one target is not offered.
     SEAT_CAP = "seat_cap"
     ADDON_NOT_CARRIED = "addon_not_carried"
@@ -87,6 +88,8 @@ class EligibilitySnapshot:
     addons: tuple[AddonFacts, ...] = ()
     targets: tuple[TargetFacts, ...] = ()
     service_names: dict = field(default_factory=dict, hash=False, compare=False)
+    # can_purchase is false because of an API token's scopes, not the admin's role.
+    purchase_limited_by_token: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,7 +250,15 @@ def _subscription_reasons(s: EligibilitySnapshot) -> list[Reason]:
                 action=Remedy.PRODUCTS,
             )
         )
-    if not s.can_purchase:
+    if not s.can_purchase and s.purchase_limited_by_token:
+        reasons.append(
+            Reason(
+                ReasonCode.READ_ONLY_TOKEN,
+                _("This API token's scopes let it see upgrades but not buy them."),
+                _("Use a token with the billing scope to upgrade."),
+            )
+        )
+    elif not s.can_purchase:
         reasons.append(
             Reason(
                 ReasonCode.READ_ONLY_ROLE,

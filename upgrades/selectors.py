@@ -31,7 +31,11 @@ def service_names() -> dict:
 
 
 def eligibility_snapshot_build(
-    *, tenant: Tenant, subscription: Subscription, can_purchase: bool
+    *,
+    tenant: Tenant,
+    subscription: Subscription,
+    can_purchase: bool,
+    purchase_limited_by_token: bool = False,
 ) -> EligibilitySnapshot:
     """The facts eligibility needs, in a fixed number of queries whatever the tenant's size."""
     now = clock.now()
@@ -100,6 +104,7 @@ def eligibility_snapshot_build(
         queue_depth=runs["depth"],
         queue_threshold=settings.PORTAL_UPGRADE_QUEUE_THRESHOLD,
         can_purchase=can_purchase,
+        purchase_limited_by_token=purchase_limited_by_token,
         source_services=frozenset(source.product.services),
         addons=tuple(AddonFacts(a.pk, a.product.code, a.product.name) for a in addons),
         targets=tuple(
@@ -119,8 +124,14 @@ def eligibility_snapshot_build(
 
 def eligibility_for(*, access, subscription: Subscription) -> Eligibility:
     """What the Upgrade tab shows to this admin for this subscription."""
+    can_purchase = access.can(Cap.PURCHASE)
+    # An API token's access narrows its admin's role (portal.api.auth.TokenAccess).
+    role_can_purchase = Cap.PURCHASE in getattr(access, "role_caps", access.caps)
     snapshot = eligibility_snapshot_build(
-        tenant=access.tenant, subscription=subscription, can_purchase=access.can(Cap.PURCHASE)
+        tenant=access.tenant,
+        subscription=subscription,
+        can_purchase=can_purchase,
+        purchase_limited_by_token=role_can_purchase and not can_purchase,
     )
     return eligibility_evaluate(snapshot)
 

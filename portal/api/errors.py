@@ -98,27 +98,37 @@ def idempotency_key_required_response():
 # --- Documentation -------------------------------------------------------------------------
 
 ERROR_DESCRIPTIONS = {
-    400: "Malformed request: not JSON, a missing, unknown or mistyped field or parameter.",
-    401: "No token, or a token that is not valid or has been revoked.",
-    403: "The token's admin role does not allow this action.",
+    400: "Malformed request: not JSON (`invalid_json`), nested too deep (`json_too_deep`), "
+    "a key twice in an object (`duplicate_keys`), a number too large (`number_too_large`), "
+    "a missing, unknown or mistyped field or parameter (`invalid_request`).",
+    401: "No token, a token that is not valid or has been revoked (`invalid_token`), or one "
+    "past its expiry (`token_expired`).",
+    403: "The admin's role does not allow this action (`forbidden`), or the token's scopes do "
+    "not (`insufficient_scope`; details.required_scope names the scope).",
     404: "No such resource in this tenant (another tenant's data is never acknowledged).",
     409: "The request conflicts with the current state (e.g. an idempotency key reused "
     "with a different body, or an upgrade already in progress).",
     413: "The request body is too large.",
+    415: "The request body is not sent as JSON (Content-Type: application/json).",
     422: "Well-formed, but refused by a product rule; nothing was changed.",
     423: "An upgrade is in progress: the tenant's admin center is locked until it ends.",
+    429: "Too many invalid tokens from this client address (`too_many_requests`); retry "
+    "after the Retry-After header's seconds.",
     500: "Something went wrong on our side; nothing was half-done.",
 }
 # Every operation authenticates (401), answers another tenant as if it did not exist (404) and
 # may meet a bug (500).
-COMMON_ERRORS = (401, 404, 500)
+COMMON_ERRORS = (401, 404, 429, 500)
 
 
 def api_responses(success: dict[int, Any], *errors: int) -> dict:
     """The `response` and `openapi_extra` arguments of an operation: its success response and
     the errors it can answer besides COMMON_ERRORS, each with the Error schema and what it
-    means. Use: @router.get(path, **api_responses({200: Thing}, 400, 403, 423))."""
-    statuses = sorted({*COMMON_ERRORS, *errors})
+    means. Use: @router.get(path, **api_responses({200: Thing}, 400, 403, 423)).
+
+    An operation that takes a body (and so lists 413) can also be sent a body of another
+    media type: 415 is listed with it."""
+    statuses = sorted({*COMMON_ERRORS, *errors, *((415,) if 413 in errors else ())})
     return {
         "response": {**success, **dict.fromkeys(statuses, Error)},
         "openapi_extra": {
@@ -176,16 +186,17 @@ def _field_path(loc) -> list[str]:
 
 def _validation_error(request, error: NinjaValidationError):
     """The request does not fit the operation's schema. In the order the API has always
-    checked: the Idempotency-Key header, then whether the body is a JSON object at all, then
-    its fields and the query parameters (400 invalid_request, the fields in details)."""
+    checked: the Idempotency-Key header, then whether the body could be parsed at all (the
+    parser's reason: fields.JsonParser), then whether it is a JSON object, then its fields and
+    the query parameters (400 invalid_request, the fields in details)."""
     errors = error.errors
     if any(tuple(e["loc"][:2]) == ("header", IDEMPOTENCY_KEY_HEADER) for e in errors):
         return idempotency_key_required_response()
+    refused = getattr(request, BODY_ERROR_ATTRIBUTE, None)
+    if refused is not None:
+        return error_response(refused.status, refused.code, refused.message)
     if any(e["loc"] and e["loc"][0] == "body" and len(e["loc"]) <= 2 for e in errors):
-        message = getattr(request, BODY_ERROR_ATTRIBUTE, None) or _(
-            "The request body must be a JSON object."
-        )
-        return error_response(400, "invalid_json", message)
+        return error_response(400, "invalid_json", _("The request body must be a JSON object."))
 
     paths = [_field_path(e["loc"]) for e in errors]
     listed = [

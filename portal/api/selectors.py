@@ -1,8 +1,50 @@
 import hashlib
+import time
 
-from portal.models import ApiToken, Membership, Tenant
+from django.conf import settings
+
+from portal.models import ApiToken, ApiTokenFailure, Membership, Tenant
 
 TOKEN_PREFIX = "pt_"  # noqa: S105 (a prefix, not a secret)
+
+# Token guessing: this many invalid tokens from one client address within the window (which
+# starts at the address's first failure) and every token request from that address is answered
+# 429 until the window ends. Tokens carry 256 bits, so guessing one is hopeless anyway: the
+# limit keeps a scanner from costing a lookup per try and makes it visible.
+
+
+# What the tokens page offers, in days (never more than PORTAL_API_TOKEN_MAX_DAYS), and what a
+# token gets when no lifetime is named.
+TOKEN_LIFETIME_CHOICES = (7, 30, 90, 180, 365)
+DEFAULT_TOKEN_DAYS = 90
+
+
+def api_token_max_days() -> int:
+    return settings.PORTAL_API_TOKEN_MAX_DAYS
+
+
+def api_token_lifetime_choices() -> list[int]:
+    """The lifetimes offered, in days: the usual ones up to the maximum, and the maximum."""
+    longest = api_token_max_days()
+    return sorted({days for days in TOKEN_LIFETIME_CHOICES if days <= longest} | {longest})
+
+
+def api_token_default_days() -> int:
+    return min(DEFAULT_TOKEN_DAYS, api_token_max_days())
+
+
+def api_token_failure_limit() -> int:
+    return settings.PORTAL_API_TOKEN_FAILURE_LIMIT
+
+
+def api_token_failure_window() -> int:
+    return settings.PORTAL_API_TOKEN_FAILURE_WINDOW_SECONDS
+
+
+def real_seconds() -> int:
+    """Now in real time, whole seconds since the epoch. Not portal.clock: the throttle holds
+    back a real client, and the demo's fast clock would shrink its window to nothing."""
+    return int(time.time())
 
 
 def api_token_hash(raw: str) -> str:
@@ -12,7 +54,8 @@ def api_token_hash(raw: str) -> str:
 
 
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
-    """The active token matching a presented bearer token, with its admin and tenant."""
+    """The unrevoked token matching a presented bearer token, with its admin and tenant. Expired
+    tokens are returned too: the caller answers them with their own code."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     return (
@@ -20,6 +63,23 @@ def api_token_authenticate(*, raw: str) -> ApiToken | None:
         .filter(key_hash=api_token_hash(raw), revoked_at__isnull=True)
         .first()
     )
+
+
+def api_token_retry_after(*, address: str) -> int | None:
+    """Seconds until `address` may present a token again, or None when it is not held back.
+    One indexed read, made before any token is looked up."""
+    row = (
+        ApiTokenFailure.objects.filter(address=address[:100])
+        .values_list("failures", "window_started")
+        .first()
+    )
+    if row is None:
+        return None
+    failures, started = row
+    remaining = started + api_token_failure_window() - real_seconds()
+    if failures < api_token_failure_limit() or remaining <= 0:
+        return None
+    return remaining
 
 
 def api_token_list(*, tenant: Tenant, membership: Membership | None = None):

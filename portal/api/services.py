@@ -1,34 +1,100 @@
+"""Writes of the API: tokens (created, revoked, used), the count of invalid tokens per client
+address that holds back token guessing, and the idempotency of API writes."""
+
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from portal import clock
 from portal.errors import DomainError
-from portal.models import ApiIdempotencyKey, ApiToken, Membership, Role
+from portal.models import ApiIdempotencyKey, ApiToken, ApiTokenFailure, Membership, Role
+from portal.roles import TokenScope, token_scopes_for_role, token_scopes_normalized
 from portal.services import admin_lock_enforce, audit_event_record
 
-from .selectors import TOKEN_PREFIX, api_token_hash
+from .selectors import (
+    TOKEN_PREFIX,
+    api_token_default_days,
+    api_token_failure_window,
+    api_token_hash,
+    api_token_max_days,
+    real_seconds,
+)
+
+log = logging.getLogger(__name__)
 
 # A token's last use is recorded at most this often: the API should not write a row per request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_ACTIVE_TOKENS = 10
 
 
-def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, str]:
+def _checked_scopes(scopes: Iterable[str] | None, role: str) -> list[TokenScope]:
+    """The scopes to store: read always; refused when one is unknown or beyond the role."""
+    allowed = token_scopes_for_role(role)
+    if scopes is None:
+        return allowed
+    scopes = [str(scope) for scope in scopes]
+    unknown = sorted(set(scopes) - set(TokenScope.values))
+    if unknown:
+        raise DomainError(
+            _("There is no token scope %(scopes)s.") % {"scopes": ", ".join(unknown)},
+            code="unknown_scope",
+        )
+    chosen = token_scopes_normalized(scopes)
+    beyond = [scope for scope in chosen if scope not in allowed]
+    if beyond:
+        raise DomainError(
+            _("Your admin role does not allow a token with the scope %(scopes)s.")
+            % {"scopes": ", ".join(str(scope.label) for scope in beyond)},
+            code="scope_not_allowed",
+        )
+    return chosen
+
+
+def _checked_days(days: int | None) -> int:
+    if days is None:
+        return api_token_default_days()
+    longest = api_token_max_days()
+    if days < 1:
+        raise DomainError(_("A token must live at least one day."), code="expiry_invalid")
+    if days > longest:
+        raise DomainError(
+            _("A token may live at most %(days)d days.") % {"days": longest},
+            code="expiry_too_long",
+        )
+    return days
+
+
+def api_token_create(
+    *,
+    membership: Membership,
+    name: str,
+    scopes: Iterable[str] | None = None,
+    expires_in_days: int | None = None,
+) -> tuple[ApiToken, str]:
     """Create a token for the admin. Returns the row and the token itself, which is not
-    stored and cannot be shown again."""
+    stored and cannot be shown again.
+
+    The token can always read; `scopes` adds what else it may do, each within the admin's role
+    (a scope the role does not cover is refused, so a Global reader gets read tokens only).
+    Without `scopes` the token gets every scope the role allows. It expires `expires_in_days`
+    after now on the product's clock: at most PORTAL_API_TOKEN_MAX_DAYS, and
+    selectors.DEFAULT_TOKEN_DAYS when not named."""
     name = name.strip()
     if not name:
         raise DomainError(_("Give the token a name."), code="name_required")
+    days = _checked_days(expires_in_days)
     with transaction.atomic():
-        # Lock the membership so two concurrent creations cannot both pass the limit.
-        Membership.objects.select_for_update(of=("self",)).get(pk=membership.pk)
-        # The tokens page is admin-locked like every tenant page; the service says the same.
+        # Lock the membership so two concurrent creations cannot both pass the limit, and read
+        # the role it has now.
+        locked = Membership.objects.select_for_update(of=("self",)).get(pk=membership.pk)
+        chosen = _checked_scopes(scopes, locked.role)
+        # The admin lock refuses a new token (a write like any other); revoking one is exempt.
         admin_lock_enforce(tenant=membership.tenant, actor=membership.user)
         active = ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).count()
         if active >= MAX_ACTIVE_TOKENS:
@@ -38,27 +104,37 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
                 code="too_many_tokens",
             )
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = clock.now()
         token = ApiToken.objects.create(
             membership=membership,
             name=name,
             prefix=raw[:10],
             key_hash=api_token_hash(raw),
-            created_at=clock.now(),
-            expires_at=clock.now() + dt.timedelta(days=90),
-            scopes=["read", "licenses", "billing"],
+            created_at=now,
+            expires_at=now + dt.timedelta(days=days),
+            scopes=[scope.value for scope in chosen],
         )
         audit_event_record(
             tenant=membership.tenant,
             actor=membership.user,
             action="api_token.create",
             target=f"api-token:{token.pk}",
-            data={"name": name, "prefix": token.prefix},
+            data={
+                "name": name,
+                "prefix": token.prefix,
+                "scopes": token.scopes,
+                "expires_at": token.expires_at.isoformat(),
+            },
         )
     return token, raw
 
 
 def api_token_revoke(*, token: ApiToken, actor, actor_membership: Membership | None) -> ApiToken:
-    """An admin revokes one of their own tokens; a Global admin may revoke any of the tenant's."""
+    """An admin revokes one of their own tokens; a Global admin may revoke any of the tenant's.
+
+    Not refused while an upgrade locks the tenant: an admin must be able to revoke a leaked
+    token at any time, and revoking takes nothing from the run. The API reads the token at
+    every request (nothing is cached), so the next request with it is refused."""
     owner = token.membership
     may = actor_membership is not None and (
         actor_membership.pk == owner.pk or actor_membership.role == Role.GLOBAL_ADMIN
@@ -67,7 +143,6 @@ def api_token_revoke(*, token: ApiToken, actor, actor_membership: Membership | N
         raise DomainError(_("You can revoke only your own tokens."), code="forbidden")
     with transaction.atomic():
         token = ApiToken.objects.select_for_update(of=("self",)).get(pk=token.pk)
-        admin_lock_enforce(tenant=owner.tenant, actor=actor)
         if token.revoked_at is not None:
             return token
         token.revoked_at = clock.now()
@@ -83,9 +158,41 @@ def api_token_revoke(*, token: ApiToken, actor, actor_membership: Membership | N
     return token
 
 
-def api_token_touch(*, token: ApiToken) -> None:
-    """Record that the token was used (at most once per LAST_USED_RESOLUTION)."""
-    now = clock.now()
+def api_token_failure_record(*, address: str) -> None:
+    """Count one invalid token presented from `address` (see selectors.api_token_retry_after).
+
+    One INSERT ... ON CONFLICT DO UPDATE (PostgreSQL and SQLite alike) in its own transaction:
+    concurrent failures from one address each add one, and a window that has ended starts
+    again at 1. The first failure of a window also clears rows whose window has ended, so the
+    table holds only addresses failing now. A database error here is logged and swallowed: the
+    request is answered 401 all the same, never 500."""
+    table = connection.ops.quote_name(ApiTokenFailure._meta.db_table)
+    now = real_seconds()
+    ended = now - api_token_failure_window()
+    sql = (
+        f"INSERT INTO {table} (address, window_started, failures) VALUES (%s, %s, 1) "  # noqa: S608 (quoted name)
+        f"ON CONFLICT (address) DO UPDATE SET "
+        f"failures = CASE WHEN {table}.window_started <= %s THEN 1 "
+        f"ELSE {table}.failures + 1 END, "
+        f"window_started = CASE WHEN {table}.window_started <= %s "
+        f"THEN EXCLUDED.window_started ELSE {table}.window_started END "
+        f"RETURNING failures"
+    )
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [address[:100], now, ended, ended])
+                (failures,) = cursor.fetchone()
+            if failures == 1:
+                ApiTokenFailure.objects.filter(window_started__lte=ended).delete()
+    except DatabaseError:
+        log.exception("Could not count an invalid API token from %s", address)
+
+
+def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:
+    """Record that the token was used (at most once per LAST_USED_RESOLUTION), at `now` on the
+    product's clock (read here when not given)."""
+    now = now or clock.now()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
         return
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -30,12 +30,13 @@ class ApiClient:
 
 @pytest.fixture
 def api_for(db):
-    """api_for(tenant, role) -> ApiClient acting as a new admin of that tenant."""
+    """api_for(tenant, role, scopes=...) -> ApiClient acting as a new admin of that tenant,
+    with a token of those scopes (every scope the role allows when not named)."""
 
-    def make(tenant, role=Role.GLOBAL_ADMIN):
+    def make(tenant, role=Role.GLOBAL_ADMIN, *, scopes=None):
         user = UserFactory()
         membership = MembershipFactory(user=user, tenant=tenant, role=role)
-        _token, raw = api_token_create(membership=membership, name="tests")
+        _token, raw = api_token_create(membership=membership, name="tests", scopes=scopes)
         return ApiClient(tenant, raw, user)
 
     return make

@@ -1,4 +1,5 @@
-"""The API's gate: token, tenant scoping, capability, admin lock, and JSON errors everywhere."""
+"""The API's gate: token, tenant scoping, capability, admin lock, and JSON errors everywhere. (Token
+scopes and expiry: test_token_scopes.py; token guessing: test_token_throttling.py.)"""
 
 import pytest
 from django.test import Client
@@ -290,6 +291,43 @@ def test_a_locked_tenant_still_answers_404_for_another_tenant(tenant, api):
     _assert_json_error(
         api.client.get(f"/api/v1/tenants/{other.slug}/subscriptions"), 404, "not_found"
     )
+
+
+def test_the_lock_is_answered_before_the_tokens_scope(tenant, api_for):
+    """A read token asking to assign licenses gets the same 423 as any token while locked."""
+    e5 = SubscriptionFactory(tenant=tenant)
+    read = api_for(tenant, Role.GLOBAL_ADMIN, scopes=["read"])
+    full = api_for(tenant, Role.GLOBAL_ADMIN)
+    _lock(tenant)
+    body = {"subscription_id": e5.pk, "users": ["a@b.test"]}
+
+    by_read = read.post("licenses/assign", body)
+    by_full = full.post("licenses/assign", body)
+
+    _assert_json_error(by_read, 423, "admin_locked")
+    assert by_read.json() == by_full.json()
+
+
+def test_a_role_without_the_capability_is_forbidden_before_the_scope_is_looked_at(tenant, api_for):
+    """Neither the role nor the scopes allow it: `forbidden`, since no token of this admin
+    could do it (insufficient_scope would suggest creating one)."""
+    e5 = SubscriptionFactory(tenant=tenant)
+    reader = api_for(tenant, Role.GLOBAL_READER, scopes=["read"])
+
+    response = reader.post("licenses/assign", {"subscription_id": e5.pk, "users": ["a@b.test"]})
+
+    _assert_json_error(response, 403, "forbidden")
+
+
+def test_a_revoked_token_is_refused_on_the_very_next_request(api):
+    """Nothing about a token is cached between requests."""
+    token = ApiToken.objects.get(membership__user=api.user)
+    for _ in range(3):
+        assert api.get("subscriptions").status_code == 200
+
+    ApiToken.objects.filter(pk=token.pk).update(revoked_at=token.created_at)
+
+    _assert_json_error(api.get("subscriptions"), 401, "invalid_token")
 
 
 def test_a_locked_request_still_records_the_tokens_use(tenant, api):

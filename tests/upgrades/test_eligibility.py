@@ -93,6 +93,15 @@ def test_each_rule_gives_its_own_reason_with_message_and_remedy(code):
     assert not result.eligible and result.available_targets == ()
 
 
+def test_a_token_that_may_not_buy_is_told_so_rather_than_blaming_the_role():
+    """The read-only rule, when the admin may buy but their API token's scopes may not."""
+    result = eligibility_evaluate(
+        dataclasses.replace(ELIGIBLE, can_purchase=False, purchase_limited_by_token=True)
+    )
+    assert result.codes == {ReasonCode.READ_ONLY_TOKEN}
+    assert "billing scope" in result.reasons[0].remedy
+
+
 def test_every_broken_rule_is_reported_not_only_the_first():
     broken = {}
     for change in ONE_RULE_BROKEN.values():
