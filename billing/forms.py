@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.api.fields import no_control_characters, visible_ascii
+
 from .models import BillingFrequency, PaymentMethod, Product
 from .rules import MAX_LICENSES
 
@@ -32,14 +34,21 @@ class LicenseCountForm(forms.Form):
 
 
 class CancelForm(forms.Form):
-    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=300)
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        required=False,
+        max_length=300,
+        validators=[no_control_characters],
+    )
     confirm = forms.BooleanField(
         label=_("I understand that users of this subscription lose access."), required=True
     )
 
 
 class PlaceOrderForm(forms.Form):
-    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+    idempotency_key = forms.CharField(
+        widget=forms.HiddenInput, max_length=100, validators=[visible_ascii]
+    )
     payment_method = forms.ChoiceField(
         label=_("Pay with"),
         choices=PaymentMethod.choices,
@@ -49,18 +58,42 @@ class PlaceOrderForm(forms.Form):
 
 
 class BilledToForm(forms.Form):
-    contact_name = forms.CharField(label=_("Billing contact"), max_length=200)
+    contact_name = forms.CharField(
+        label=_("Billing contact"), max_length=200, validators=[no_control_characters]
+    )
     contact_email = forms.EmailField(label=_("Email"))
-    address_line = forms.CharField(label=_("Address"), max_length=200)
-    city = forms.CharField(label=_("City"), max_length=100)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
-    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
-    po_number = forms.CharField(label=_("PO number"), max_length=60, required=False)
+    address_line = forms.CharField(
+        label=_("Address"), max_length=200, validators=[no_control_characters]
+    )
+    city = forms.CharField(label=_("City"), max_length=100, validators=[no_control_characters])
+    postal_code = forms.CharField(
+        label=_("Postal code"), max_length=20, validators=[no_control_characters]
+    )
+    country = forms.CharField(
+        label=_("Country (two letters)"),
+        min_length=2,
+        max_length=2,
+        validators=[no_control_characters],
+    )
+    po_number = forms.CharField(
+        label=_("PO number"), max_length=60, required=False, validators=[no_control_characters]
+    )
 
 
 class SoldToForm(forms.Form):
-    name = forms.CharField(label=_("Organisation"), max_length=200)
-    address_line = forms.CharField(label=_("Address"), max_length=200)
-    city = forms.CharField(label=_("City"), max_length=100)
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20)
-    country = forms.CharField(label=_("Country (two letters)"), min_length=2, max_length=2)
+    name = forms.CharField(
+        label=_("Organisation"), max_length=200, validators=[no_control_characters]
+    )
+    address_line = forms.CharField(
+        label=_("Address"), max_length=200, validators=[no_control_characters]
+    )
+    city = forms.CharField(label=_("City"), max_length=100, validators=[no_control_characters])
+    postal_code = forms.CharField(
+        label=_("Postal code"), max_length=20, validators=[no_control_characters]
+    )
+    country = forms.CharField(
+        label=_("Country (two letters)"),
+        min_length=2,
+        max_length=2,
+        validators=[no_control_characters],
+    )

@@ -1,7 +1,43 @@
+from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
+from .api.errors import error_response
 from .models import AdminLock
+
+# Where config/urls.py mounts the JSON API: its errors are answered as JSON.
+API_PATH_PREFIX = "/api/"
+
+
+class RequestSizeLimitMiddleware:
+    """A request whose body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (by its Content-Length)
+    is answered 413 before anything reads it: the API's JSON `request_too_large`, or a line of
+    text. Without this, a form post is answered 400 Bad Request (Django raises
+    RequestDataTooBig, a SuspiciousOperation, when the CSRF check reads the body), and an API
+    request 413 only after its token was checked. The whole body counts, multipart included
+    (Django leaves uploaded files out of the limit, but no page of the portal takes a file).
+
+    In MIDDLEWARE: after LocaleMiddleware (the message's language), before CsrfViewMiddleware
+    (which reads the body)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # as Django reads it: a body it will not read
+        if limit is None or length <= limit:
+            return self.get_response(request)
+        if request.path_info.startswith(API_PATH_PREFIX):
+            return error_response(413, "request_too_large", _("The request body is too large."))
+        return HttpResponse(
+            _("The request is too large."), status=413, content_type="text/plain; charset=utf-8"
+        )
 
 
 class AdminLockMiddleware:

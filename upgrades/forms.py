@@ -2,10 +2,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import BillingFrequency, PaymentMethod
+from portal.api.fields import no_control_characters, visible_ascii
 
 
 class TargetChoiceForm(forms.Form):
-    target = forms.CharField(max_length=40, widget=forms.HiddenInput)
+    target = forms.CharField(
+        max_length=40, widget=forms.HiddenInput, validators=[no_control_characters]
+    )
 
 
 class UpgradeCartForm(forms.Form):
@@ -47,4 +50,6 @@ class PaymentForm(forms.Form):
 
 
 class PlaceOrderForm(forms.Form):
-    idempotency_key = forms.CharField(max_length=100, widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(
+        max_length=100, widget=forms.HiddenInput, validators=[visible_ascii]
+    )

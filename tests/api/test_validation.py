@@ -1,7 +1,13 @@
 """What the API accepts: strict JSON types, no unknown fields, JSON objects as bodies, plain
-digits in query strings; everything else is 400 with a code and the offending fields."""
+digits in query strings; everything else is 400 with a code and the offending fields. Bodies
+are UTF-8 JSON sent as application/json, nested at most PORTAL_API_MAX_JSON_DEPTH deep, with
+no key twice, no NaN and no number too large for any field."""
+
+import json
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 
 from licensing.models import LicenseAssignment
 from upgrades.models import UpgradeRun
@@ -92,7 +98,9 @@ def test_the_largest_id_is_an_id(api):
 
     response = api.post("licenses/assign", {"subscription_id": 2**63 - 1, "users": [person.upn]})
 
-    assert response.status_code == 422  # well-formed; no such subscription
+    # Well-formed: looked up, and there is no such subscription (as for any id not the
+    # tenant's: 404, the answer the same id gets in a path).
+    assert response.status_code == 404, response.content
     assert response.json()["code"] == "not_found"
 
 
@@ -151,7 +159,7 @@ def test_an_upgrade_order_is_strictly_typed(api, e5, extra):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"null", b"[]", b'"a@b.test"', b"12", b"true", b"{not json", b"\xff\xfe", b"[" * 50_000],
+    [b"", b"null", b"[]", b'"a@b.test"', b"12", b"true", b"{not json", b"\xff\xfe", b"[1,]"],
 )
 def test_a_body_that_is_not_a_json_object_is_invalid_json(api, raw):
     response = api.client.post(api.url("licenses/assign"), raw, content_type="application/json")
@@ -160,7 +168,7 @@ def test_a_body_that_is_not_a_json_object_is_invalid_json(api, raw):
 
 
 def test_a_missing_idempotency_key_is_answered_before_a_broken_body(api):
-    for raw in [b"{broken", b"[]", b'{"coupon": 1}']:
+    for raw in [b"{broken", b"[]", b'{"coupon": 1}', b"[" * 5000, b'{"a": 1, "a": 2}']:
         response = api.client.post(api.url("upgrades"), raw, content_type="application/json")
 
         _assert_400(response, "idempotency_key_required")
@@ -220,3 +228,190 @@ def test_a_choice_outside_the_choices_is_400(api, path, params):
     body = _assert_400(api.get(path, **params))
 
     assert body["details"]["field"] == next(iter(params))
+
+
+# --- Limits and hostile JSON -------------------------------------------------------------------
+
+BODY_OPERATIONS = ["licenses/assign", "licenses/unassign", "licenses/replace", "upgrades"]
+
+
+def _post_raw(api, path, raw, content_type="application/json"):
+    return api.client.post(
+        api.url(path), raw, content_type=content_type, headers={"Idempotency-Key": "k-1"}
+    )
+
+
+def _nested(depth: int, opener=b"[", closer=b"]", inner=b"1") -> bytes:
+    return opener * depth + inner + closer * depth
+
+
+@pytest.mark.parametrize("path", BODY_OPERATIONS)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # The issue's body: 5,000 levels in about 35 KB.
+        b'{"subscription_id": 1, "users": ' + _nested(5000, b'[{"a":', b"}]") + b"}",
+        _nested(5000),
+        _nested(5000, b'{"a":', b"}"),
+        b"[" * 100_000,  # never closed
+    ],
+    ids=["issue", "arrays", "objects", "unclosed"],
+)
+def test_a_deeply_nested_body_is_400_json_too_deep(api, path, raw):
+    body = _assert_400(_post_raw(api, path, raw), "json_too_deep")
+
+    assert str(settings.PORTAL_API_MAX_JSON_DEPTH) in body["message"]
+
+
+def test_the_depth_is_checked_before_the_body_is_parsed(api, monkeypatch):
+    # json.loads recurses once per level: handed such a body it exhausts the stack (on Python
+    # 3.12+ it may even succeed, and the recursion error comes later, as a 500).
+    def never(*args, **kwargs):
+        raise AssertionError("json.loads was called")
+
+    monkeypatch.setattr("portal.api.fields.json", SimpleNamespace(loads=never))
+
+    _assert_400(_post_raw(api, "licenses/assign", _nested(5000)), "json_too_deep")
+
+
+def test_nesting_up_to_the_limit_is_parsed_and_one_more_level_is_refused(api, settings):
+    settings.PORTAL_API_MAX_JSON_DEPTH = 5
+    # The body object is level 1: the arrays of users are levels 2 and up.
+    at_limit = b'{"subscription_id": 1, "users": ' + _nested(4) + b"}"
+    over = b'{"subscription_id": 1, "users": ' + _nested(5) + b"}"
+
+    assert _assert_400(_post_raw(api, "licenses/assign", at_limit))["details"]["field"] == "users"
+    _assert_400(_post_raw(api, "licenses/assign", over), "json_too_deep")
+
+
+def test_brackets_inside_strings_are_not_nesting(api, e5):
+    upn = "[[[[{{{{" * 20 + '\\"' + "]]]]"
+
+    response = api.post("licenses/assign", {"subscription_id": e5.pk, "users": [upn[:200]]})
+
+    assert response.status_code == 422, response.content  # parsed: the user is unknown
+    assert response.json()["code"] == "unknown_users"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"subscription_id": 1, "subscription_id": 2, "users": ["a@b.test"]}',
+        b'{"subscription_id": 1, "users": [{"x": 1, "x": 1}]}',
+    ],
+)
+def test_a_key_named_twice_in_an_object_is_400_duplicate_keys(api, raw):
+    body = _assert_400(_post_raw(api, "licenses/assign", raw), "duplicate_keys")
+
+    assert "subscription_id" in body["message"] or "x" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [b"9" * 10_000, b"1" + b"0" * 100, b"-" + b"9" * 5000, b"1e999", b"-1e999", b"0." + b"1" * 200],
+)
+def test_a_number_too_large_for_any_field_is_400_number_too_large(api, number):
+    raw = b'{"subscription_id": ' + number + b', "users": ["a@b.test"]}'
+
+    _assert_400(_post_raw(api, "licenses/assign", raw), "number_too_large")
+
+
+def test_a_large_number_within_reason_is_refused_by_its_field(api):
+    raw = b'{"subscription_id": ' + b"9" * 30 + b', "users": ["a@b.test"]}'
+
+    body = _assert_400(_post_raw(api, "licenses/assign", raw))
+
+    assert body["details"]["field"] == "subscription_id"
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(api, literal):
+    raw = b'{"subscription_id": ' + literal + b', "users": ["a@b.test"]}'
+
+    body = _assert_400(_post_raw(api, "licenses/assign", raw), "invalid_json")
+
+    assert literal.decode() in body["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"subscription_id": 1, "users": ["\\ud800@b.test"]}',
+        b'{"subscription_id": 1, "users": ["a@b.test"], "\\udfff": 1}',
+        b'{"subscription_id": 1, "users": ["\\ude00\\ud83d"]}',  # a pair in the wrong order
+    ],
+)
+def test_a_lone_surrogate_is_400_invalid_json(api, raw):
+    _assert_400(_post_raw(api, "licenses/assign", raw), "invalid_json")
+
+
+def test_an_escaped_surrogate_pair_is_a_character(api, e5):
+    raw = b'{"subscription_id": %d, "users": ["\\ud83d\\ude00@b.test"]}' % e5.pk
+
+    response = _post_raw(api, "licenses/assign", raw)
+
+    assert response.status_code == 422, response.content
+    assert response.json()["details"]["users"] == ["\U0001f600@b.test"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"subscription_id": 1, "users": ["\xff@b.test"]}',
+        b'{"subscription_id": 1, "users": ["\xed\xa0\x80@b.test"]}',  # a surrogate as UTF-8
+        b'{"subscription_id": 1, "users": ["\xc0\xaf"]}',  # an overlong "/"
+        '{"subscription_id": 1, "users": ["a@b.test"]}'.encode("utf-16"),
+    ],
+)
+def test_a_body_that_is_not_utf8_is_400_invalid_json(api, raw):
+    body = _assert_400(_post_raw(api, "licenses/assign", raw), "invalid_json")
+
+    assert "UTF-8" in body["message"]
+
+
+def test_a_leading_utf8_byte_order_mark_is_ignored(api, e5):
+    person = DirectoryUserFactory(tenant=api.tenant)
+    raw = b"\xef\xbb\xbf" + json.dumps({"subscription_id": e5.pk, "users": [person.upn]}).encode()
+
+    response = _post_raw(api, "licenses/assign", raw)
+
+    assert response.status_code == 200, response.content
+    assert LicenseAssignment.objects.filter(subscription=e5, user=person).exists()
+
+
+@pytest.mark.parametrize("path", BODY_OPERATIONS)
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=xyz",
+        "text/plain",
+        "application/xml",
+        "",
+    ],
+)
+def test_a_body_not_sent_as_json_is_415(api, path, content_type):
+    raw = b'{"subscription_id": 1, "users": ["a@b.test"], "target": "O365_E5"}'
+
+    response = _post_raw(api, path, raw, content_type=content_type)
+
+    assert response.status_code == 415, response.content
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_json_with_a_charset_parameter_is_json(api, e5):
+    person = DirectoryUserFactory(tenant=api.tenant)
+    raw = json.dumps({"subscription_id": e5.pk, "users": [person.upn]}).encode()
+
+    response = _post_raw(api, "licenses/assign", raw, "Application/JSON; charset=utf-8")
+
+    assert response.status_code == 200, response.content
+
+
+def test_a_body_over_the_size_limit_is_413_before_its_depth_is_looked_at(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = _post_raw(api, "licenses/assign", _nested(5000))
+
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "request_too_large"
