@@ -4,10 +4,16 @@ Mounted under /api/v1/tenants/<tenant_slug>/ by config/api.py.
 Users are named by user principal name. A request is all or nothing: one unknown user (or
 another tenant's), one user named twice, an unknown subscription or any broken rule refuses the
 whole request and changes nothing. There is no 20-user limit; the services apply the change in
-batches inside one transaction."""
+batches inside one transaction.
+
+A subscription id of the body that is not the tenant's (another tenant's or none) is 404
+`not_found`, the answer the same id gets in a path. A UPN that is not the tenant's is a name the
+directory does not know, not an id: it is 422 `unknown_users` listing the names to fix, the same
+for another tenant's user as for a name nobody has."""
 
 from typing import Annotated, Literal
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from pydantic import AfterValidator, ConfigDict
@@ -17,6 +23,7 @@ from billing.selectors import subscription_get
 from portal.api.auth import TokenAuth
 from portal.api.errors import api_responses
 from portal.api.fields import MAX_ID, DateTimeText, Id, QueryInt, TenantSlug, printable
+from portal.errors import DomainError
 from portal.roles import Cap
 
 from . import services
@@ -143,10 +150,30 @@ def license_list(
     }
 
 
+def _subscriptions_of_tenant(request, *ids: int) -> None:
+    """404 `not_found` for a subscription id of the body that is not the tenant's, checked
+    before the users are: another tenant's subscription answers exactly as one that does not
+    exist, whatever else the body holds, as it does in a path."""
+    for pk in ids:
+        subscription_get(tenant=request.tenant, pk=pk)
+
+
+def _applied(service, **kwargs) -> int:
+    try:
+        return service(**kwargs)
+    except DomainError as error:
+        # The service's own check under its row locks (a subscription deleted meanwhile).
+        if error.code == "not_found":
+            raise Http404 from error
+        raise
+
+
 def _single_subscription_change(request, body: BulkLicenses, *, operation: str, service):
     """assign and unassign take the same body: one subscription and the users' UPNs."""
+    _subscriptions_of_tenant(request, body.subscription_id)
     user_ids = directory_user_ids_for_upns(tenant=request.tenant, upns=body.users)
-    changed = service(
+    changed = _applied(
+        service,
         tenant=request.tenant,
         actor=request.access.user,
         subscription_id=body.subscription_id,
@@ -197,8 +224,10 @@ def license_unassign(request, tenant_slug: TenantSlug, body: BulkLicenses):
 def license_replace(request, tenant_slug: TenantSlug, body: BulkReplace):
     """Re-points each named user's license from the source to the target subscription; at
     every instant each user holds exactly one of the two. All or nothing."""
+    _subscriptions_of_tenant(request, body.source_id, body.target_id)
     user_ids = directory_user_ids_for_upns(tenant=request.tenant, upns=body.users)
-    changed = services.license_replace(
+    changed = _applied(
+        services.license_replace,
         tenant=request.tenant,
         actor=request.access.user,
         source_id=body.source_id,

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import F, Q
@@ -111,6 +112,23 @@ def license_subscription_list(*, tenant: Tenant) -> list[Subscription]:
         row.in_conflict = row.excess > 0
         row.assignable = row.status == Status.ACTIVE
     return rows
+
+
+def license_targets_in_tenant(
+    *, tenant: Tenant, subscription_ids: Iterable[int], user_ids: Iterable[int]
+) -> bool:
+    """Whether every subscription (deleted ones aside) and every directory user named is the
+    tenant's. The Users page asks before any rule of the change is checked, so that an id the
+    tenant does not have (another tenant's, or none at all) answers 404 whatever else the
+    request holds, and never a message that would tell the two apart."""
+    subscription_ids, user_ids = set(subscription_ids), set(user_ids)
+    subscriptions = (
+        Subscription.objects.filter(tenant=tenant, pk__in=subscription_ids)
+        .exclude(status=Status.DELETED)
+        .count()
+    )
+    users = DirectoryUser.objects.filter(tenant=tenant, pk__in=user_ids).count()
+    return subscriptions == len(subscription_ids) and users == len(user_ids)
 
 
 def license_holder_list(*, tenant: Tenant, subscription: Subscription, limit: int = PAGE_SIZE):

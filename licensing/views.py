@@ -5,6 +5,7 @@ htmx swaps the user panel."""
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,6 +21,11 @@ from . import selectors, services
 from .forms import LicenseActionForm
 
 MAX_SEARCH = 100
+# The form's fields that name a subscription (each action uses some of them).
+SUBSCRIPTION_FIELDS = ("assign_to", "unassign_from", "replace_from", "replace_to")
+# The services' refusals of a subscription or a user the tenant does not have (one deleted
+# since the view looked): the same 404 as the view's own check.
+NOT_IN_TENANT = frozenset({"not_found", "unknown_users"})
 
 
 def _int_or_none(value):
@@ -102,9 +108,20 @@ def users_licenses(request):
     form = LicenseActionForm(request.POST)
     selected = request.POST.getlist("users")
     if form.is_valid():
+        data = form.cleaned_data
+        # Every id the form names, whichever action uses it: checked before any rule, so that
+        # one the tenant does not have is a 404 however the rest of the request looks.
+        if not selectors.license_targets_in_tenant(
+            tenant=request.tenant,
+            subscription_ids=[data[name] for name in SUBSCRIPTION_FIELDS if data[name] is not None],
+            user_ids=data["users"],
+        ):
+            raise Http404
         try:
-            _changed, message = _apply(request, form.cleaned_data)
+            _changed, message = _apply(request, data)
         except DomainError as error:
+            if error.code in NOT_IN_TENANT:
+                raise Http404 from error
             form.add_error(None, error.message)
         else:
             if request.htmx:

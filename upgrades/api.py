@@ -5,9 +5,8 @@ pages: cart, checkout (the pricing snapshot is frozen), place order."""
 
 from typing import Annotated, Literal
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
@@ -26,7 +25,6 @@ from portal.api.fields import (
     text,
 )
 from portal.api.services import api_idempotent_call, idempotency_fingerprint
-from portal.errors import DomainError
 from portal.roles import Cap
 
 from . import selectors, services
@@ -231,10 +229,9 @@ class UpgradeRequest(Schema):
 
 def _place(request, body: UpgradeRequest) -> tuple[int, dict]:
     admin_lock_check(request.access)
-    try:
-        source = subscription_get(tenant=request.tenant, pk=body.subscription_id)
-    except Http404:
-        raise DomainError(_("That subscription does not exist."), code="not_found") from None
+    # Another tenant's subscription answers as one that does not exist, and as it does in a
+    # path: 404 `not_found` (Http404 rolls back the idempotency key's row with the rest).
+    source = subscription_get(tenant=request.tenant, pk=body.subscription_id)
     cart = services.upgrade_cart_create(
         access=request.access, source=source, target_code=body.target
     )

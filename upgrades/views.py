@@ -5,6 +5,7 @@ a service or selector, and render."""
 from functools import wraps
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
@@ -241,22 +242,26 @@ def upgrade_checkout(request, cart):
 @require_POST
 @tenant_view(Cap.PURCHASE, lock_exempt=True)
 def upgrade_place(request, cart_id):
+    # Another tenant's cart is a cart that does not exist: 404 before the form is read, as on
+    # every page that names it (never a redirect to a checkout that would then be a 404).
+    cart = selectors.upgrade_cart_get(tenant=request.tenant, pk=cart_id)
     form = forms.PlaceOrderForm(request.POST)
     if not form.is_valid():
-        return redirect("upgrade_checkout", request.tenant.slug, cart_id)
+        return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
     try:
         run = services.upgrade_place(
             tenant=request.tenant,
             actor=request.user,
-            cart=cart_id,
+            cart=cart,
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except DomainError as error:
+        if error.code == "not_found":
+            raise Http404 from error
         messages.error(request, error.message)
         if error.code in {"upgrade_in_progress"}:
-            cart = selectors.upgrade_cart_get(tenant=request.tenant, pk=cart_id)
             return redirect("upgrade_tab", request.tenant.slug, cart.source_id)
-        return redirect("upgrade_checkout", request.tenant.slug, cart_id)
+        return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
     return redirect("upgrade_status", request.tenant.slug, run.pk)
 
 

@@ -3,7 +3,7 @@ its lines, credits and payments, and its printable copy (to print or download); 
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -77,6 +77,10 @@ def invoice_pay(request, invoice_id):
     try:
         invoice = payments.invoice_pay(tenant=tenant, invoice_id=invoice_id, actor=request.user)
     except DomainError as error:
+        if error.code == "not_found":
+            # Another tenant's invoice answers as one that does not exist, and as every page
+            # naming it does: 404, with nothing paid and nothing said about it.
+            raise Http404 from error
         messages.error(request, error.message)
     else:
         messages.success(request, _("Invoice %(number)s is paid.") % {"number": invoice.number})

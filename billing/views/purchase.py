@@ -48,13 +48,13 @@ def _cart(request) -> orders.PurchaseCart | None:
 def purchase_start(request):
     tenant = request.tenant
     cart = _cart(request)
-    parent_id = id_or_404(request.GET.get("parent") or request.POST.get("parent"))
-    base = None
-    if parent_id:
-        base = selectors.subscription_get(tenant=tenant, pk=parent_id)
-        choices = selectors.addon_list_for_base(base=base)
-    else:
-        choices = selectors.plan_list_on_sale()
+    # Every parent the request names, in the address and in the form, is looked up: one that
+    # is not the tenant's is a 404 even where the other one would be used.
+    named = (id_or_404(request.GET.get("parent")), id_or_404(request.POST.get("parent")))
+    bases = [selectors.subscription_get(tenant=tenant, pk=pk) for pk in named if pk]
+    base = bases[0] if bases else None
+    parent_id = base.pk if base else None
+    choices = selectors.addon_list_for_base(base=base) if base else selectors.plan_list_on_sale()
     initial = {"quantity": 1, "billing_frequency": "monthly", "parent": parent_id}
     if request.GET.get("product"):
         initial["product"] = request.GET["product"]

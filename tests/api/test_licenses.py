@@ -96,7 +96,9 @@ def test_an_unknown_subscription_refuses_the_whole_request(api, e4, e5, which):
 
     response = api.post("licenses/replace", body)
 
-    assert response.status_code == 422
+    # 404, as the same id gets in a path (it was 422 `not_found`): another tenant's subscription
+    # answers exactly as one that does not exist, wherever the request names it (issue 12).
+    assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     assert len(_holders(e4)) == 30
     assert _holders(e5) == set()
@@ -157,6 +159,33 @@ def test_license_list_pages_through_the_holders(api, e4):
 
     assert [i["upn"] for i in first["items"] + second["items"]] == [u.upn for u in users]
     assert second["next_after"] is None
+
+
+@pytest.mark.parametrize("operation", ["assign", "unassign"])
+def test_another_tenants_subscription_answers_like_one_that_does_not_exist(api, e5, operation):
+    theirs = SubscriptionFactory(tenant=TenantFactory(), product=product("M365_E5"))
+    LicenseFactory(subscription=theirs)
+    person = DirectoryUserFactory(tenant=api.tenant)
+
+    path = f"licenses/{operation}"
+
+    foreign = api.post(path, {"subscription_id": theirs.pk, "users": [person.upn]})
+    missing = api.post(path, {"subscription_id": 2**40, "users": [person.upn]})
+
+    assert foreign.status_code == 404
+    assert foreign.json() == missing.json() == {"code": "not_found", "message": "Not found."}
+    assert len(_holders(theirs)) == 1
+    assert _holders(e5) == set()
+
+
+def test_another_tenants_subscription_is_404_even_when_the_users_are_unknown_too(api):
+    """The subscription is checked first: a request naming another tenant's subscription never
+    learns anything else about it."""
+    theirs = SubscriptionFactory(tenant=TenantFactory(), product=product("M365_E5"))
+
+    response = api.post("licenses/assign", {"subscription_id": theirs.pk, "users": ["x@y.test"]})
+
+    assert response.status_code == 404
 
 
 def test_license_list_of_another_tenants_subscription_is_404(api):

@@ -116,9 +116,12 @@ def test_another_tenants_subscription_cannot_be_upgraded(api):
 
     response = _place(api, theirs)
 
-    assert response.status_code == 422
-    assert response.json()["code"] == "not_found"
+    # 404, as the same id gets in a path (it was 422 `not_found`): another tenant's subscription
+    # answers exactly as one that does not exist, wherever the request names it (issue 12).
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found."}
     assert not UpgradeRun.objects.exists()
+    assert not ApiIdempotencyKey.objects.exists()
 
 
 def test_a_billing_admin_may_place_but_a_license_admin_may_not(tenant, api_for, e4):

@@ -62,7 +62,8 @@ CASES = [
         "users_licenses",
         False,
         {"action": "assign", "users": [HUGE], "assign_to": HUGE},
-        400,
+        # No such subscription or user in the tenant: not found, as any id not the tenant's.
+        404,
     ),
     ("post", "users_licenses", False, {"action": "replace", "users": ["1", "x"]}, 400),
     ("post", "users_licenses", False, {"action": "unassign", "users": ["1"], "q": NUL}, 400),

@@ -6,7 +6,8 @@ from django.urls import reverse
 
 from billing.models import CreditCheck, Invoice, InvoiceLine, Order, Status, Subscription
 from billing.orders import purchase_orders_advance
-from billing.payments import credit_balance, credit_check_decide
+from billing.payments import credit_balance, credit_check_decide, invoice_create
+from billing.pricing import Line
 from billing.services import subscriptions_advance
 from portal import clock
 from portal.clock import clock_advance
@@ -524,5 +525,10 @@ def test_next_pointing_off_site_is_ignored(tenant, admin_for, target):
     }
     response = client.post(_url("sold_to_edit", tenant), sold_to)
     assert response["Location"] == _url("purchase_checkout", tenant)
-    paid = client.post(_url("invoice_pay", tenant, 999_999), {"next": target})
+    # Pay now goes back to `next` only when it is on-site.
+    invoice = invoice_create(
+        tenant=tenant,
+        lines=[Line(description="Office 365 E4", quantity=1, amount=Decimal("22.00"))],
+    )
+    paid = client.post(_url("invoice_pay", tenant, invoice.pk), {"next": target})
     assert paid["Location"] == _url("products", tenant)

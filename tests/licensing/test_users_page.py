@@ -112,8 +112,8 @@ def test_another_tenants_subscription_id_is_refused_and_nothing_changes(tenant, 
     response = client.post(
         _post_url(tenant), {"action": "assign", "assign_to": foreign.pk, "users": [user.pk]}
     )
-    assert response.status_code == 400
-    assert "That subscription does not exist" in response.content.decode()
+    # As for an id that does not exist: another tenant's data is never acknowledged.
+    assert response.status_code == 404
     assert _holding(foreign) == 0
 
 
@@ -124,7 +124,7 @@ def test_another_tenants_users_are_refused(tenant, admin_for):
     response = client.post(
         _post_url(tenant), {"action": "assign", "assign_to": e5.pk, "users": [stranger.pk]}
     )
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert _holding(e5) == 0
 
 
