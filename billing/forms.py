@@ -57,43 +57,45 @@ class PlaceOrderForm(forms.Form):
     )
 
 
-class BilledToForm(forms.Form):
+class _AddressForm(forms.Form):
+    """The postal address the billed-to and sold-to forms share."""
+
+    address_line = forms.CharField(
+        label=_("Address"), max_length=200, validators=[no_control_characters]
+    )
+    city = forms.CharField(label=_("City"), max_length=100, validators=[no_control_characters])
+    postal_code = forms.CharField(
+        label=_("Postal code"), max_length=20, validators=[no_control_characters]
+    )
+    country = forms.CharField(
+        label=_("Country (two letters)"),
+        min_length=2,
+        max_length=2,
+        validators=[no_control_characters],
+    )
+
+
+class BilledToForm(_AddressForm):
     contact_name = forms.CharField(
         label=_("Billing contact"), max_length=200, validators=[no_control_characters]
     )
     contact_email = forms.EmailField(label=_("Email"))
-    address_line = forms.CharField(
-        label=_("Address"), max_length=200, validators=[no_control_characters]
-    )
-    city = forms.CharField(label=_("City"), max_length=100, validators=[no_control_characters])
-    postal_code = forms.CharField(
-        label=_("Postal code"), max_length=20, validators=[no_control_characters]
-    )
-    country = forms.CharField(
-        label=_("Country (two letters)"),
-        min_length=2,
-        max_length=2,
-        validators=[no_control_characters],
-    )
     po_number = forms.CharField(
         label=_("PO number"), max_length=60, required=False, validators=[no_control_characters]
     )
+    field_order = [
+        "contact_name",
+        "contact_email",
+        "address_line",
+        "city",
+        "postal_code",
+        "country",
+        "po_number",
+    ]
 
 
-class SoldToForm(forms.Form):
+class SoldToForm(_AddressForm):
     name = forms.CharField(
         label=_("Organisation"), max_length=200, validators=[no_control_characters]
     )
-    address_line = forms.CharField(
-        label=_("Address"), max_length=200, validators=[no_control_characters]
-    )
-    city = forms.CharField(label=_("City"), max_length=100, validators=[no_control_characters])
-    postal_code = forms.CharField(
-        label=_("Postal code"), max_length=20, validators=[no_control_characters]
-    )
-    country = forms.CharField(
-        label=_("Country (two letters)"),
-        min_length=2,
-        max_length=2,
-        validators=[no_control_characters],
-    )
+    field_order = ["name", "address_line", "city", "postal_code", "country"]

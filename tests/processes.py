@@ -1,5 +1,6 @@
 """Real processes for integration tests: a Celery worker, run as a subprocess."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,3 +79,48 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
+
+
+def processes() -> list[tuple[int, int, int, int, str]]:
+    """(pid, ppid, pgid, sid, command line) of every process."""
+    out = subprocess.run(
+        ["ps", "-ww", "-eo", "pid=,ppid=,pgid=,sid=,args="],  # -ww: whole command lines
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = []
+    for line in out.splitlines():
+        pid, ppid, pgid, sid, *args = line.split(None, 4)
+        rows.append((int(pid), int(ppid), int(pgid), int(sid), args[0] if args else ""))
+    return rows
+
+
+def descendants(root: int) -> list[tuple[int, int, int, int, str]]:
+    rows = processes()
+    found, frontier = [], {root}
+    while frontier:
+        children = [r for r in rows if r[1] in frontier]
+        found += children
+        frontier = {r[0] for r in children}
+    return found
+
+
+def bin_run_stop(run: subprocess.Popen, *, groups: set[int], timeout: float) -> None:
+    """Stop a bin/run started by a test as Ctrl-C would, then kill whatever of its processes is
+    left (in `groups`, the process groups seen under it, or their sessions)."""
+    groups |= {row[2] for row in descendants(run.pid)}
+    if run.poll() is None:
+        os.killpg(run.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            run.wait(timeout=timeout)
+    ours = ("bin/run", "celery -A config", "manage.py runserver")
+    for group in {
+        row[2]
+        for row in processes()
+        if (row[2] in groups or row[3] in groups) and any(o in row[4] for o in ours)
+    }:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    if run.poll() is None:
+        run.wait(timeout=10)

@@ -4,7 +4,13 @@ from django.test import Client
 from portal.api.services import api_token_create
 from portal.models import Role
 
-from ..factories import MembershipFactory, UserFactory
+from ..factories import (
+    MembershipFactory,
+    SubscriptionFactory,
+    UserFactory,
+    product,
+    users_with_licenses,
+)
 
 
 class ApiClient:
@@ -45,3 +51,11 @@ def api_for(db):
 @pytest.fixture
 def api(tenant, api_for):
     return api_for(tenant)
+
+
+@pytest.fixture
+def e4(tenant):
+    """An Office 365 E4 of 12 licenses, 10 of them assigned."""
+    e4 = SubscriptionFactory(tenant=tenant, product=product("O365_E4"), quantity=12)
+    users_with_licenses(e4, 10)
+    return e4

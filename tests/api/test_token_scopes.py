@@ -19,17 +19,9 @@ from ..factories import (
     SubscriptionFactory,
     TenantFactory,
     product,
-    users_with_licenses,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def e4(tenant):
-    e4 = SubscriptionFactory(tenant=tenant, product=product("O365_E4"), quantity=12)
-    users_with_licenses(e4, 10)
-    return e4
 
 
 def _assign(client, subscription, user):

@@ -6,16 +6,9 @@ from portal.models import AdminLock, ApiIdempotencyKey, Role
 from upgrades import engine
 from upgrades.models import RunState, UpgradeRun
 
-from ..factories import SubscriptionFactory, TenantFactory, product, users_with_licenses
+from ..factories import SubscriptionFactory, TenantFactory, product
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def e4(tenant):
-    e4 = SubscriptionFactory(tenant=tenant, product=product("O365_E4"), quantity=12)
-    users_with_licenses(e4, 10)
-    return e4
 
 
 def _place(api, e4, key="order-1", **body):

@@ -6,7 +6,6 @@ Runs the real bin/run on the embedded defaults (SQLite and the folder broker) un
 PORTAL_VAR_DIR, so it shares nothing with the other tests or with a running demo.
 """
 
-import contextlib
 import os
 import re
 import signal
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT
+from tests.processes import ROOT, bin_run_stop, descendants, processes
 
 from .redis_server import free_port
 
@@ -25,37 +24,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.worker]
 WORKER = "celery -A config worker"
 
 
-def processes() -> list[tuple[int, int, int, int, str]]:
-    """(pid, ppid, pgid, sid, command line) of every process."""
-    out = subprocess.run(
-        ["ps", "-ww", "-eo", "pid=,ppid=,pgid=,sid=,args="],  # -ww: whole command lines
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rows = []
-    for line in out.splitlines():
-        pid, ppid, pgid, sid, *args = line.split(None, 4)
-        rows.append((int(pid), int(ppid), int(pgid), int(sid), args[0] if args else ""))
-    return rows
-
-
 def live_pids() -> set[int]:
     """Processes that have not exited (zombies waiting to be reaped do not count)."""
     out = subprocess.run(
         ["ps", "-eo", "pid=,stat="], capture_output=True, text=True, check=True
     ).stdout
     return {int(pid) for pid, stat in (line.split() for line in out.splitlines()) if stat[0] != "Z"}
-
-
-def descendants(root: int) -> list[tuple[int, int, int, int, str]]:
-    rows = processes()
-    found, frontier = [], {root}
-    while frontier:
-        children = [r for r in rows if r[1] in frontier]
-        found += children
-        frontier = {r[0] for r in children}
-    return found
 
 
 def worker_mains(run_pid: int) -> list[int]:
@@ -156,18 +130,4 @@ def test_bin_run_restarts_a_killed_worker_and_ctrl_c_leaves_nothing_behind(tmp_p
             f"Ctrl-C stopped everything in {stopped_in:.1f} s"
         )
     finally:  # after a failure: stop bin/run as Ctrl-C would, then kill what is left of ours
-        seen_groups |= {r[2] for r in descendants(run.pid)}
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                run.wait(timeout=20)
-        ours = ("bin/run", "celery -A config", "manage.py runserver")
-        for group in {
-            r[2]
-            for r in processes()
-            if (r[2] in seen_groups or r[3] in seen_groups) and any(o in r[4] for o in ours)
-        }:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
-        if run.poll() is None:
-            run.wait(timeout=10)
+        bin_run_stop(run, groups=seen_groups, timeout=20)

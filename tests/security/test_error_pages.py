@@ -18,8 +18,7 @@ from django.test import Client
 from django.urls import path
 
 from tests.faults.redis_server import free_port
-from tests.faults.test_supervision import descendants, processes
-from tests.processes import ROOT
+from tests.processes import ROOT, bin_run_stop, descendants
 from tests.security.test_csp import inline_code, policy_problems
 
 # Text of Django's technical 404 page, and URL patterns it would list.
@@ -137,18 +136,4 @@ def test_the_demo_runs_with_debug_off_and_serves_its_error_pages_and_static_file
         assert "progress.progress" in stylesheet[2]
         assert "data-submit-on-change" in script[2]
     finally:  # stop it as Ctrl-C would, then kill whatever of ours is left
-        groups |= {row[2] for row in descendants(run.pid)}
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                run.wait(timeout=30)
-        ours = ("bin/run", "celery -A config", "manage.py runserver")
-        for group in {
-            row[2]
-            for row in processes()
-            if (row[2] in groups or row[3] in groups) and any(o in row[4] for o in ours)
-        }:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
-        if run.poll() is None:
-            run.wait(timeout=10)
+        bin_run_stop(run, groups=groups, timeout=30)

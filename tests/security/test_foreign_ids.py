@@ -43,6 +43,7 @@ from portal.models import ApiToken, ServiceIncident, Tenant
 from portal.services import notification_create
 from tests.api import conftest as api_conftest
 from tests.factories import SubscriptionFactory, product, users_with_licenses
+from tests.security.hostile import database_snapshot
 from tests.test_reads_write_nothing import SKIPPED_PREFIXES, _patterns
 from tests.upgrades.conftest import checkout, make_e4_tenant, place
 from upgrades import engine
@@ -221,23 +222,6 @@ def _theirs_of_kind(theirs, label: str) -> int:
 CSRF_VALUES = re.compile(
     r'(name="csrfmiddlewaretoken" value="|"X-CSRFToken": ")[^"]*"|nonce="[^"]*"'
 )
-
-
-def _database_snapshot() -> dict[str, str]:
-    """A digest of every row of every table (sessions aside, and a token's last use, which
-    every API request records by design)."""
-    digests = {}
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names(cursor):
-            if table == "django_session":
-                continue
-            cursor.execute(
-                "SELECT md5(coalesce(string_agg(r, '|' ORDER BY r), '')) FROM ("  # noqa: S608
-                f"SELECT (to_jsonb(t) - ARRAY['last_used_at', 'last_used_ip'])::text AS r "
-                f'FROM "{table}" t) rows'
-            )
-            digests[table] = cursor.fetchone()[0]
-    return digests
 
 
 def _page_answer(response, url: str) -> tuple:
@@ -462,7 +446,7 @@ def test_every_url_answers_another_tenants_ids_as_ids_that_do_not_exist(tenants)
     client, token = _signed_in(ours)
     statuses, submissions, links = _our_pages(client, ours)
     crawl = _Crawl(client, token)
-    before = _database_snapshot()
+    before = database_snapshot()
 
     # 1. Path parameters: every pattern that has any, by GET and by POST (the POST sends what
     # the pattern's own form sends for our object, so that a leak would be a real change).
@@ -531,7 +515,7 @@ def test_every_url_answers_another_tenants_ids_as_ids_that_do_not_exist(tenants)
                     crawl.expect({404}, method, action, action, foreign, missing)
 
     assert not crawl.problems, "\n".join(crawl.problems)
-    assert _database_snapshot() == before
+    assert database_snapshot() == before
     # The crawl met what it is meant to: the patterns with ids (each with every request), the
     # add-on purchase's parent in links and in its form, and the Users page's subscriptions and
     # users.
@@ -639,7 +623,7 @@ class _ApiRequest:
 def test_every_api_operation_answers_another_tenants_ids_as_ids_that_do_not_exist(tenants, api_for):
     ours, theirs = tenants.ours, tenants.theirs
     client = api_for(ours.tenant).client
-    before = _database_snapshot()
+    before = database_snapshot()
     problems, met = [], set()
 
     def expect_not_found(label, foreign, missing):
@@ -691,7 +675,7 @@ def test_every_api_operation_answers_another_tenants_ids_as_ids_that_do_not_exis
                             problems.append(f"{label} body {name}: unlike an unknown user")
 
     assert not problems, "\n".join(problems)
-    assert _database_snapshot() == before
+    assert database_snapshot() == before
     # Every kind of parameter was met: ids in paths, the query and bodies, the cursor, the users.
     assert {
         ("path", "tenant_slug"),
@@ -713,7 +697,7 @@ def test_the_three_reported_cases_answer_404_and_change_nothing(tenants, api_for
     client, token = _signed_in(ours)
     api_client = api_for(ours.tenant)
     slug = ours.tenant.slug
-    before = _database_snapshot()
+    before = database_snapshot()
 
     pay = client.post(
         reverse("invoice_pay", args=[slug, theirs.ids["invoice_id"]]),
@@ -730,5 +714,5 @@ def test_the_three_reported_cases_answer_404_and_change_nothing(tenants, api_for
     assert (pay.status_code, place_order.status_code) == (404, 404)
     assert "does not exist" not in pay.content.decode()
     assert (assign.status_code, assign.json()["code"]) == (404, "not_found")
-    assert _database_snapshot() == before
+    assert database_snapshot() == before
     assert Subscription.objects.filter(tenant=theirs.tenant).exists()
