@@ -48,6 +48,9 @@ from .services import audit_event_record
 
 ACCOUNT = "account"
 ADDRESS = "address"
+# An address held back by the API for presenting too many invalid tokens
+# (portal.api.selectors.api_token_lockout_list): listed and lifted beside sign-in lockouts.
+API_TOKENS = "api_tokens"
 KINDS = (ACCOUNT, ADDRESS)
 
 # Audit targets are at most 120 characters; Django's user names at most 150.
@@ -66,7 +69,7 @@ class SignInLockout:
     """One account or address refused sign-in now: `failures` counted within the cool-off,
     `since` the counted failure that locked it, `until` when sign-in is allowed again."""
 
-    kind: str  # ACCOUNT or ADDRESS
+    kind: str  # ACCOUNT, ADDRESS or API_TOKENS
     subject: str  # the user name or the address
     failures: int
     since: dt.datetime

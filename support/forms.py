@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.api.fields import no_control_characters, no_control_characters_but_line_breaks
-from portal.signin import ACCOUNT, ADDRESS
+from portal.signin import ACCOUNT, ADDRESS, API_TOKENS
 from upgrades.models import RunState
 
 from .selectors import AGES
@@ -28,7 +28,12 @@ class SignInUnlockForm(ReasonForm):
     """Which lockout to lift: an account (its user name) or an address."""
 
     kind = forms.ChoiceField(
-        label=_("Locked"), choices=[(ACCOUNT, _("Account")), (ADDRESS, _("Address"))]
+        label=_("Locked"),
+        choices=[
+            (ACCOUNT, _("Account")),
+            (ADDRESS, _("Address")),
+            (API_TOKENS, _("Address (API tokens)")),
+        ],
     )
     subject = forms.CharField(label=_("Account or address"), max_length=255)
 

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from billing import selectors as billing_selectors
 from billing.models import CreditCheck
 from portal import clock
+from portal.api.selectors import api_token_lockout_list
 from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
 from portal.signin import SignInLockout, signin_lockout_list
 from upgrades import selectors as upgrade_selectors
@@ -125,5 +126,6 @@ def support_tenant_audit(*, tenant: Tenant, limit: int = 50):
 
 
 def support_signin_lockout_list() -> list[SignInLockout]:
-    """Every account and address refused sign-in now, most recently locked first."""
-    return signin_lockout_list()
+    """Every account and address refused sign-in now, most recently locked first, then every
+    address the API holds back for token guessing."""
+    return signin_lockout_list() + api_token_lockout_list()

@@ -5,6 +5,8 @@ from axes.utils import reset as axes_reset
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from portal.api.selectors import api_token_lockout_list
+from portal.api.services import api_token_lockout_lift
 from portal.errors import DomainError
 from portal.models import AdminLock, ServiceIncident, Tenant
 from portal.roles import is_support
@@ -12,6 +14,7 @@ from portal.services import audit_event_record, incident_open, incident_resolve
 from portal.signin import (
     ACCOUNT,
     ADDRESS,
+    API_TOKENS,
     SignInLockout,
     address_normalized,
     signin_lockouts_for,
@@ -112,25 +115,33 @@ def support_signin_unlock(*, kind: str, subject: str, actor, reason: str) -> Sig
     nothing is written. Returns the lockout as it was."""
     _support_only(actor)
     reason = _reason(reason)
-    if kind == ADDRESS:
+    if kind in (ADDRESS, API_TOKENS):
         subject = address_normalized(subject) or ""
-    if kind not in (ACCOUNT, ADDRESS) or not subject:
+    if kind not in (ACCOUNT, ADDRESS, API_TOKENS) or not subject:
         raise _not_locked_out()
     with transaction.atomic():
-        lockouts = signin_lockouts_for(
-            username=subject if kind == ACCOUNT else None,
-            address=subject if kind == ADDRESS else None,
-        )
+        if kind == API_TOKENS:
+            lockouts = api_token_lockout_list(address=subject)
+        else:
+            lockouts = signin_lockouts_for(
+                username=subject if kind == ACCOUNT else None,
+                address=subject if kind == ADDRESS else None,
+            )
         lockout = next((x for x in lockouts if x.kind == kind), None)
         if lockout is None:
             raise _not_locked_out()
-        removed = axes_reset(username=subject) if kind == ACCOUNT else axes_reset(ip=subject)
+        if kind == API_TOKENS:
+            removed = api_token_lockout_lift(address=subject)
+        elif kind == ACCOUNT:
+            removed = axes_reset(username=subject)
+        else:
+            removed = axes_reset(ip=subject)
         if not removed:  # a concurrent unlock got there first (its delete made this one wait)
             raise _not_locked_out()
         audit_event_record(
             tenant=None,
             actor=actor,
-            action="signin.unlock",
+            action="api_token.unlock" if kind == API_TOKENS else "signin.unlock",
             target=lockout.target,
             reason=reason,
             data={

@@ -1,9 +1,11 @@
+import datetime as dt
 import hashlib
 import time
 
 from django.conf import settings
 
 from portal.models import ApiToken, ApiTokenFailure, Membership, Tenant
+from portal.signin import API_TOKENS, LIST_MAX, SignInLockout
 
 TOKEN_PREFIX = "pt_"  # noqa: S105 (a prefix, not a secret)
 
@@ -80,6 +82,37 @@ def api_token_retry_after(*, address: str) -> int | None:
     if failures < api_token_failure_limit() or remaining <= 0:
         return None
     return remaining
+
+
+def api_token_held_back():
+    """Addresses held back now: at the limit within a window that has not ended."""
+    return ApiTokenFailure.objects.filter(
+        failures__gte=api_token_failure_limit(),
+        window_started__gt=real_seconds() - api_token_failure_window(),
+    )
+
+
+def api_token_lockout_list(*, address: str | None = None) -> list[SignInLockout]:
+    """Every address the API holds back now for token guessing (or only `address`), latest
+    first. Service-wide: for the support console only."""
+    rows = api_token_held_back().order_by("-window_started")
+    if address is not None:
+        rows = rows.filter(address=address[:100])
+
+    def moment(seconds: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+    window = api_token_failure_window()
+    return [
+        SignInLockout(
+            kind=API_TOKENS,
+            subject=row.address,
+            failures=row.failures,
+            since=moment(row.window_started),
+            until=moment(row.window_started + window),
+        )
+        for row in rows[:LIST_MAX]
+    ]
 
 
 def api_token_list(*, tenant: Tenant, membership: Membership | None = None):

@@ -16,12 +16,15 @@ from portal.errors import DomainError
 from portal.models import ApiIdempotencyKey, ApiToken, ApiTokenFailure, Membership, Role
 from portal.roles import TokenScope, token_scopes_for_role, token_scopes_normalized
 from portal.services import admin_lock_enforce, audit_event_record
+from portal.signin import API_TOKENS, TARGET_MAX
 
 from .selectors import (
     TOKEN_PREFIX,
     api_token_default_days,
+    api_token_failure_limit,
     api_token_failure_window,
     api_token_hash,
+    api_token_held_back,
     api_token_max_days,
     real_seconds,
 )
@@ -185,8 +188,25 @@ def api_token_failure_record(*, address: str) -> None:
                 (failures,) = cursor.fetchone()
             if failures == 1:
                 ApiTokenFailure.objects.filter(window_started__lte=ended).delete()
+            if failures == api_token_failure_limit():
+                # The moment the address is held back, once per window (as sign-in lockouts).
+                audit_event_record(
+                    tenant=None,
+                    actor=None,
+                    action="api_token.lockout",
+                    target=f"{API_TOKENS}:{address}"[:TARGET_MAX],
+                    data={"address": address[:100], "failures": failures},
+                )
     except DatabaseError:
         log.exception("Could not count an invalid API token from %s", address)
+
+
+def api_token_lockout_lift(*, address: str) -> bool:
+    """Let an address held back for token guessing present tokens again: its count is
+    forgotten. False when it was not held back (any more). The caller owns the transaction
+    and the audit event (support.services.support_signin_unlock)."""
+    deleted, _rows = api_token_held_back().filter(address=address[:100]).delete()
+    return deleted > 0
 
 
 def api_token_touch(*, token: ApiToken, now: dt.datetime | None = None) -> None:

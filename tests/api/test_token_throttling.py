@@ -8,11 +8,12 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 import portal.api.auth
 from portal.api.selectors import api_token_failure_limit, api_token_failure_window, real_seconds
 from portal.api.services import api_token_failure_record
-from portal.models import ApiTokenFailure
+from portal.models import ApiTokenFailure, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +167,54 @@ def test_a_database_error_while_counting_is_still_answered_401(tenant, monkeypat
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
     assert "Could not count" in caplog.text
+
+
+# --- Audited, and lifted by support ------------------------------------------------------------
+
+
+def test_an_address_held_back_is_audited_once(tenant):
+    _exhaust(tenant)
+    _guess(tenant)
+    _guess(tenant)
+
+    events = AuditEvent.objects.filter(action="api_token.lockout")
+    assert [(e.target, e.data["address"]) for e in events] == [(f"api_tokens:{GUESSER}", GUESSER)]
+    assert "pt_guess" not in str(events[0].data)
+
+
+def test_support_sees_an_address_held_back_by_the_api(tenant, support_client):
+    _exhaust(tenant)
+
+    page = support_client.get(reverse("support_signin_lockouts")).content.decode()
+
+    assert f'data-lockout="api_tokens:{GUESSER}"' in page
+    assert "Address (API tokens)" in page
+
+
+def test_support_lifts_it_with_a_reason_and_the_address_may_try_again(tenant, support_client):
+    _exhaust(tenant)
+    assert _guess(tenant).status_code == 429
+
+    response = support_client.post(
+        reverse("support_signin_unlock"),
+        {"kind": "api_tokens", "subject": GUESSER, "reason": "Customer rotated their CI secret"},
+    )
+
+    assert response.status_code == 302
+    assert _guess(tenant).status_code == 401
+    unlock = AuditEvent.objects.get(action="api_token.unlock")
+    assert unlock.reason == "Customer rotated their CI secret"
+    assert unlock.target == f"api_tokens:{GUESSER}"
+
+
+def test_lifting_an_address_that_is_not_held_back_is_refused(tenant, support_client):
+    _guess(tenant)  # one failure: counted, not held back
+
+    response = support_client.post(
+        reverse("support_signin_unlock"),
+        {"kind": "api_tokens", "subject": GUESSER, "reason": "Just in case"},
+    )
+
+    assert response.status_code == 400
+    assert ApiTokenFailure.objects.get(address=GUESSER).failures == 1
+    assert not AuditEvent.objects.filter(action="api_token.unlock").exists()
