@@ -142,8 +142,10 @@ JSON_MEDIA_TYPE = "application/json"
 MAX_NUMBER_CHARACTERS = 100
 
 # A JSON string (skipped whole, so that brackets inside text do not count as nesting); an
-# unterminated one runs to the end of the text, so the scan stays linear whatever the quotes.
-_JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\Z)', re.DOTALL)
+# unterminated one runs to the end of the text, a lone backslash at the very end included, so
+# the scan never fails at a quote and stays linear whatever the quotes (a failed match would
+# be retried one character on: quadratic on a body of escaped quotes ending in a backslash).
+_JSON_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _OPENERS = frozenset(b"[{")
 

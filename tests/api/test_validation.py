@@ -415,3 +415,26 @@ def test_a_body_over_the_size_limit_is_413_before_its_depth_is_looked_at(api, se
 
     assert response.status_code == 413, response.content
     assert response.json()["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # About 80 KB each: enough for a quadratic check to take many seconds.
+        '"' + '\\"' * 40_000 + "\\",  # escaped quotes ending in a lone backslash
+        '"' + '\\"' * 40_000,  # never terminated
+        "[" + '"\\\\",' * 12_000 + "1]",  # many strings of escaped backslashes
+    ],
+    ids=["trailing-backslash", "unterminated", "many-strings"],
+)
+def test_the_nesting_check_is_linear_on_hostile_strings(body):
+    """A check that is quadratic on some input is a denial of service: a body within the size
+    limit must not hold a worker for hours. Each of these takes milliseconds (a quadratic scan
+    took seconds); the bound is generous."""
+    import time
+
+    from portal.api.fields import json_nesting_exceeds
+
+    started = time.perf_counter()
+    assert not json_nesting_exceeds(body, 32)
+    assert time.perf_counter() - started < 1.0
