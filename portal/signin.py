@@ -194,7 +194,10 @@ class SignInThrottleHandler(AxesDatabaseHandler):
             address=Sum("failures_since_start", filter=Q(ip_address=request.axes_ip_address)),
         )
         account = (counts["account"] or 0) if username is not None else 0
-        if (counts["address"] or 0) >= settings.PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT:
+        # No readable address (a unix socket, say) is no address: counting every such request
+        # together would let 20 failures anywhere lock everyone out, with nothing to unlock.
+        address = (counts["address"] or 0) if request.axes_ip_address is not None else 0
+        if address >= settings.PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT:
             return max(account, get_failure_limit(request, credentials))
         return account
 

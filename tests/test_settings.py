@@ -30,6 +30,7 @@ def test_production_settings_pass_check_deploy():
             "DJANGO_ALLOWED_HOSTS": "portal.example.com",
             "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1/portal"),
             "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "PORTAL_TRUSTED_PROXY_COUNT": "1",
         },
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -40,10 +41,13 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "x.example",
     "DATABASE_URL": "postgres://postgres@127.0.0.1/portal",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "PORTAL_TRUSTED_PROXY_COUNT": "0",
 }
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "PORTAL_TRUSTED_PROXY_COUNT"]
+)
 def test_production_settings_refuse_to_start_without_a_required_variable(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = run_check("config.settings.production", env)

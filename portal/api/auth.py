@@ -48,10 +48,11 @@ def admin_lock_check(access: TenantAccess) -> None:
         raise ApiError(423, "admin_locked", lock.message, details={"status_url": lock.status_url})
 
 
-def client_address(request) -> str:
+def client_address(request) -> str | None:
     """The address a request comes from, as django-axes sees it for sign-ins (REMOTE_ADDR unless
-    AXES_CLIENT_IP_CALLABLE says otherwise behind a proxy): one notion for both throttles."""
-    return get_client_ip_address(request) or "unknown"
+    AXES_CLIENT_IP_CALLABLE says otherwise behind a proxy): one notion for both throttles.
+    None when there is no readable address: such requests are not throttled together."""
+    return get_client_ip_address(request) or None
 
 
 def _tenant_slug(request) -> str | None:
@@ -139,7 +140,7 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request, token: str) -> TokenAccess:
         address = client_address(request)
-        retry_after = api_token_retry_after(address=address)
+        retry_after = api_token_retry_after(address=address) if address else None
         if retry_after is not None:
             raise ApiError(
                 429,
@@ -154,7 +155,8 @@ class TokenAuth(HttpBearer):
             )
         api_token = api_token_authenticate(raw=token)
         if api_token is None or not api_token.membership.user.is_active:
-            api_token_failure_record(address=address)
+            if address:
+                api_token_failure_record(address=address)
             raise ApiError(
                 401,
                 "invalid_token",

@@ -99,7 +99,10 @@ def api_token_create(
         chosen = _checked_scopes(scopes, locked.role)
         # The admin lock refuses a new token (a write like any other); revoking one is exempt.
         admin_lock_enforce(tenant=membership.tenant, actor=membership.user)
-        active = ApiToken.objects.filter(membership=membership, revoked_at__isnull=True).count()
+        # An expired token no longer counts: it can do nothing, and need not be revoked first.
+        active = ApiToken.objects.filter(
+            membership=membership, revoked_at__isnull=True, expires_at__gt=clock.now()
+        ).count()
         if active >= MAX_ACTIVE_TOKENS:
             raise DomainError(
                 _("You have %(count)d active tokens. Revoke one before creating another.")

@@ -205,6 +205,23 @@ def test_an_expired_token_is_listed_as_expired(admin_for, tenant):
     assert "Expired" in _row(client.get(_page(tenant)).content.decode(), token)
 
 
+def test_an_admin_has_at_most_ten_active_tokens_and_expired_ones_do_not_count(tenant):
+    from portal.api.services import MAX_ACTIVE_TOKENS
+    from portal.errors import DomainError
+
+    membership = MembershipFactory(tenant=tenant, role=Role.GLOBAL_ADMIN)
+    for n in range(MAX_ACTIVE_TOKENS):
+        api_token_create(membership=membership, name=f"t{n}", expires_in_days=7)
+    with pytest.raises(DomainError) as refused:
+        api_token_create(membership=membership, name="one too many")
+    assert refused.value.code == "too_many_tokens"
+
+    clock.clock_advance(delta=dt.timedelta(days=8))
+
+    api_token_create(membership=membership, name="after they expired")
+    assert ApiToken.objects.count() == MAX_ACTIVE_TOKENS + 1
+
+
 # --- Revoking ----------------------------------------------------------------------------------
 
 

@@ -169,6 +169,13 @@ def test_a_database_error_while_counting_is_still_answered_401(tenant, monkeypat
     assert "Could not count" in caplog.text
 
 
+def test_guesses_without_a_readable_address_are_not_held_back_together(tenant):
+    for _ in range(api_token_failure_limit() + 2):
+        assert _guess(tenant, address="").status_code == 401
+
+    assert not ApiTokenFailure.objects.exists()
+
+
 # --- Audited, and lifted by support ------------------------------------------------------------
 
 

@@ -422,6 +422,7 @@ print(response.get("Content-Security-Policy", "none"))
             {
                 "DJANGO_SECRET_KEY": "x" * 60 + "-a-long-random-production-key",
                 "REDIS_URL": "redis://127.0.0.1:6379/0",
+                "PORTAL_TRUSTED_PROXY_COUNT": "0",
             },
         ),
     ],

@@ -169,6 +169,15 @@ def test_an_address_trying_many_accounts_is_locked_out(alice):
     assert elsewhere.signed_in
 
 
+def test_requests_without_a_readable_address_are_not_locked_out_together(alice):
+    """Behind a unix socket REMOTE_ADDR is empty: such requests have no address to count, and
+    failures at many accounts must not add up to lock every one of them out."""
+    for n in range(settings.PORTAL_LOGIN_ADDRESS_FAILURE_LIMIT + 2):
+        sign_in(f"guess{n}@example.test", WRONG, address="")
+
+    assert sign_in(alice.username, PASSWORD, address="").signed_in
+
+
 def test_one_person_failing_does_not_lock_out_their_office(alice):
     colleague = UserFactory(username="bob@example.test")
     fail(alice.username, 5, address=OFFICE)
