@@ -24,7 +24,8 @@ class ReasonCode(StrEnum):
     HIGH_VOLUME = "high_volume"
     NO_UPGRADE_PATH = "no_upgrade_path"
     READ_ONLY_ROLE = "read_only_role"
-    READ_ONLY_TOKEN = "read_only_token"  # the admin may buy, the API token's scopes may not
+    # The admin may buy, the API token's scopes may not.
+    READ_ONLY_TOKEN = "read_only_token"  # noqa: S105 (a reason code, not a secret)
     # Why one target is not offered.
     SEAT_CAP = "seat_cap"
     ADDON_NOT_CARRIED = "addon_not_carried"
