@@ -20,7 +20,9 @@ class TenantAccess:
         self.tenant = tenant
         self.role = role
         self.is_support = is_support(user) and role is None
-        self.caps = caps_for(role, is_support=self.is_support)
+        # What the role allows; `caps` is what this access may do (an API token narrows it).
+        self.role_caps = caps_for(role, is_support=self.is_support)
+        self.caps = self.role_caps
 
     def can(self, cap) -> bool:
         return cap in self.caps

@@ -38,13 +38,14 @@ def tenant_home(request):
 @tenant_view(lock_exempt=True)
 def notifications(request):
     tenant = request.tenant
-    notifications = list(selectors.notification_list(tenant=tenant, user=request.user, limit=100))
     return page_or_partial(
         request,
         "portal/notifications.html",
         {
-            "notifications": notifications,
-            "unread": sum(not n.is_read for n in notifications),
+            "notifications": selectors.notification_list(
+                tenant=tenant, user=request.user, limit=100
+            ),
+            "unread": selectors.notification_unread_count(tenant=tenant, user=request.user),
             "keeps_read_state": not request.access.is_support,
         },
         partial="notification-list",

@@ -126,7 +126,7 @@ def eligibility_for(*, access, subscription: Subscription) -> Eligibility:
     """What the Upgrade tab shows to this admin for this subscription."""
     can_purchase = access.can(Cap.PURCHASE)
     # An API token's access narrows its admin's role (portal.api.auth.TokenAccess).
-    role_can_purchase = Cap.PURCHASE in getattr(access, "role_caps", access.caps)
+    role_can_purchase = Cap.PURCHASE in access.role_caps
     snapshot = eligibility_snapshot_build(
         tenant=access.tenant,
         subscription=subscription,

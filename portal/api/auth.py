@@ -4,7 +4,6 @@ declares its instance, e.g. `auth=TokenAuth(Cap.LICENSES)` or
 `auth=TokenAuth(Cap.VIEW, lock_exempt=True)`; the OpenAPI document says, from that instance,
 which scope the operation needs."""
 
-from axes.helpers import get_client_ip_address
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
@@ -18,6 +17,10 @@ from portal.roles import (
     token_scopes_normalized,
 )
 from portal.selectors import TenantAccess, admin_lock_get
+
+# The sign-in throttle's notion of the client address (None when unreadable: such requests
+# are not throttled together).
+from portal.signin import client_address
 
 from .errors import WWW_AUTHENTICATE, ApiError, unauthenticated_error
 from .selectors import api_token_authenticate, api_token_retry_after
@@ -48,13 +51,6 @@ def admin_lock_check(access: TenantAccess) -> None:
         raise ApiError(423, "admin_locked", lock.message, details={"status_url": lock.status_url})
 
 
-def client_address(request) -> str | None:
-    """The address a request comes from, as django-axes sees it for sign-ins (REMOTE_ADDR unless
-    AXES_CLIENT_IP_CALLABLE says otherwise behind a proxy): one notion for both throttles.
-    None when there is no readable address: such requests are not throttled together."""
-    return get_client_ip_address(request) or None
-
-
 def _tenant_slug(request) -> str | None:
     match = getattr(request, "resolver_match", None)
     return match.kwargs.get("tenant_slug") if match is not None else None
@@ -67,7 +63,6 @@ class TokenAccess(TenantAccess):
 
     def __init__(self, *, user, tenant, role: str, scopes):
         super().__init__(user=user, tenant=tenant, role=role)
-        self.role_caps = self.caps
         self.scopes = token_scopes_normalized(scopes)
         self.caps = token_caps(role_caps=self.role_caps, scopes=self.scopes)
 
