@@ -106,6 +106,22 @@ def descendants(root: int) -> list[tuple[int, int, int, int, str]]:
     return found
 
 
+def bin_run_start(*, env: dict, out) -> subprocess.Popen:
+    """Start bin/run as a terminal would: its own process group (the terminal's Ctrl-C goes to
+    it), output to `out`. Stop it with bin_run_stop."""
+    return subprocess.Popen(
+        [str(ROOT / "bin" / "run")],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # A shell cannot trap a signal it was started with ignored (as background jobs are).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 def bin_run_stop(run: subprocess.Popen, *, groups: set[int], timeout: float) -> None:
     """Stop a bin/run started by a test as Ctrl-C would, then kill whatever of its processes is
     left (in `groups`, the process groups seen under it, or their sessions)."""

@@ -11,6 +11,7 @@ from django.db import connections
 from django.urls import reverse
 
 from billing.models import Subscription
+from tests.browser.conftest import progress_until_completed
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
@@ -100,13 +101,7 @@ def test_upgrade_tab_checkout_and_status_page_report_no_csp_violation(
         page.get_by_role("button", name="Place order").click()
 
         page.wait_for_url(re.compile(r"/upgrade/runs/\d+/"))
-        seen = set()
-        bar = page.locator("#run-status .progress")
-        for _ in range(600):
-            seen.add(int(bar.get_attribute("aria-valuenow") or 0))
-            if page.locator('#run-status[data-state="completed"]').count():
-                break
-            page.wait_for_timeout(50)
+        seen = progress_until_completed(page)
         expect(page.locator("#run-status")).to_have_attribute("data-state", "completed")
         # htmx polled and swapped the status in (no page load): the bar moved on its own.
         assert page.evaluate("window.htmxSwaps") >= 1

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Subscription
+from tests.browser.conftest import progress_until_completed
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
 from upgrades.demo import demo_seed
@@ -57,13 +58,7 @@ def test_demo_admin_upgrades_e4_to_e5_and_watches_the_progress(
             page.get_by_role("button", name="Place order").click()
 
             page.wait_for_url(re.compile(r"/upgrade/runs/\d+/"))
-            seen = set()
-            bar = page.locator("#run-status .progress")
-            for _ in range(600):
-                seen.add(int(bar.get_attribute("aria-valuenow") or 0))
-                if page.locator('#run-status[data-state="completed"]').count():
-                    break
-                page.wait_for_timeout(50)
+            seen = progress_until_completed(page)
             expect(page.locator("#run-progress")).to_have_text("300 of 300 users moved")
             expect(page.locator("#run-status")).to_have_attribute("data-state", "completed")
             assert any(0 < value < 300 for value in seen), seen  # it visibly progressed

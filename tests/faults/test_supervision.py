@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, bin_run_stop, descendants, processes
+from tests.processes import bin_run_start, bin_run_stop, descendants, processes
 
 from .redis_server import free_port
 
@@ -65,17 +65,7 @@ def test_bin_run_restarts_a_killed_worker_and_ctrl_c_leaves_nothing_behind(tmp_p
     out_path = tmp_path / "bin-run.out"
     worker_log = var / "log" / "worker.log"
     with open(out_path, "wb") as out:
-        run = subprocess.Popen(
-            [str(ROOT / "bin" / "run")],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the terminal's Ctrl-C goes to it
-            # A shell cannot trap a signal it was started with ignored (as background jobs are).
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        run = bin_run_start(env=env, out=out)
     seen_groups = {run.pid}
 
     def report() -> str:

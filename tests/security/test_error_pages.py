@@ -5,8 +5,6 @@ with DEBUG off."""
 
 import contextlib
 import os
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ from django.test import Client
 from django.urls import path
 
 from tests.faults.redis_server import free_port
-from tests.processes import ROOT, bin_run_stop, descendants
+from tests.processes import bin_run_start, bin_run_stop, descendants
 from tests.security.test_csp import inline_code, policy_problems
 
 # Text of Django's technical 404 page, and URL patterns it would list.
@@ -100,16 +98,7 @@ def test_the_demo_runs_with_debug_off_and_serves_its_error_pages_and_static_file
     out_path = tmp_path / "bin-run.out"
     base = f"http://127.0.0.1:{port}"
     with open(out_path, "wb") as out:
-        run = subprocess.Popen(
-            [str(ROOT / "bin" / "run")],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        run = bin_run_start(env=env, out=out)
     groups = {run.pid}
     try:
         deadline = time.monotonic() + 180
