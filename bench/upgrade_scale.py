@@ -1,12 +1,15 @@
-"""Times an upgrade run of a tenant of N users (default 100,000) against one raw SQL statement
-moving the same N license rows, in the same process, and prints both and their ratio
-(target: 3 or less at 100,000 users).
+"""Times an upgrade run of a tenant of N users against one raw SQL statement moving the same N
+license rows, in the same process, for each N asked (default 10,000, 100,000 and 1,000,000); prints
+both times and their ratio per N, the exponent of time against N fitted over the sizes run (1 is
+linear), and last the ratio at 100,000 users. Targets: ratio 1.5 or less at 100,000 users, exponent
+1.15 or less; the exit status is 1 when one is missed.
 
-    .venv/bin/python bench/upgrade_scale.py [N]
+    .venv/bin/python bench/upgrade_scale.py              # 10k, 100k, 1M: about two minutes
+    .venv/bin/python bench/upgrade_scale.py 100000       # one size
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench_upgrade .venv/bin/python \
-        bench/upgrade_scale.py 10000
+        bench/upgrade_scale.py 10000 20000
 
-It drops, creates and migrates its own scratch PostgreSQL database (default
+For each size it drops, creates and migrates its own scratch PostgreSQL database (default
 portal_bench_upgrade; the name must start with portal_bench), seeds a fresh tenant (E4 for
 every user, an Extra File Storage add-on) and places the upgrade to Office 365 E5 through
 the real services (cart, checkout, place order). Then it runs the engine in-process with zero
@@ -14,10 +17,14 @@ simulated latency, from Placed to Completed, every step included (payment, batch
 add-ons, cancelling E4). The raw statement is then `UPDATE licensing_licenseassignment SET
 subscription_id = E4 WHERE subscription_id = E5` on the same rows. Both start after VACUUM
 ANALYZE, as autovacuum would leave a live database. Celery is pointed at an in-memory broker:
-nothing is sent anywhere."""
+nothing is sent anywhere. Each size runs in a child process of its own, so that no size
+inherits another's caches or connections."""
 
 import argparse
+import json
+import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,7 +35,10 @@ sys.path.insert(0, str(ROOT))
 from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_upgrade"
-TARGET_RATIO = 3.0
+TARGET_RATIO = 1.5
+TARGET_EXPONENT = 1.15
+RATIO_AT = 100_000
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 
 
 def django_setup(url: str) -> None:
@@ -135,10 +145,8 @@ def upgrade_place(tenant, e4, admin):
     )
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("users", nargs="?", type=int, default=100_000)
-    args = parser.parse_args()
+def size_measure(users: int) -> dict:
+    """Seed, place and run one upgrade of `users` users, then time the raw statement."""
     url = scratch_database_url(default=DEFAULT_URL, script="bench/upgrade_scale.py")
     scratch_database_prepare(url, fresh=True)
     django_setup(url)
@@ -152,8 +160,8 @@ def main():
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    tenant, e4, admin = tenant_seed(args.users)
-    print(f"seeded {args.users} users in {time.perf_counter() - started:.1f}s")
+    tenant, e4, admin = tenant_seed(users)
+    seeded = time.perf_counter() - started
     run = upgrade_place(tenant, e4, admin)
     vacuum()
 
@@ -164,8 +172,7 @@ def main():
     assert state == RunState.COMPLETED, (state, run.failure_reason)
     e5_id = run.new_subscription_id
     moved = LicenseAssignment.objects.filter(subscription_id=e5_id).count()
-    assert moved == args.users and run.moved == args.users, (moved, run.moved)
-    batches = -(-args.users // settings.PORTAL_UPGRADE_BATCH_SIZE)
+    assert moved == users and run.moved == users, (moved, run.moved)
 
     vacuum()
     with connection.cursor() as cursor:
@@ -176,16 +183,67 @@ def main():
             [e4.pk, e5_id],
         )
         sql_seconds = time.perf_counter() - started
-        assert cursor.rowcount == args.users
+        assert cursor.rowcount == users
+    return {
+        "users": users,
+        "seeded": seeded,
+        "batch": settings.PORTAL_UPGRADE_BATCH_SIZE,
+        "run": run_seconds,
+        "sql": sql_seconds,
+    }
 
-    ratio = run_seconds / sql_seconds
-    print(
-        f"users={args.users} batch={settings.PORTAL_UPGRADE_BATCH_SIZE} ({batches} batches)\n"
-        f"upgrade run (placed -> completed): {run_seconds:.3f}s\n"
-        f"one raw UPDATE of the same rows:   {sql_seconds:.3f}s\n"
-        f"ratio: {ratio:.2f} (target <= {TARGET_RATIO:g})"
-    )
-    return 0 if ratio <= TARGET_RATIO else 1
+
+def exponent_fit(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of log(seconds) against log(users): 1 is linear."""
+    xs = [math.log(users) for users, _seconds in points]
+    ys = [math.log(seconds) for _users, seconds in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("users", nargs="*", type=int, help="tenant sizes (default: 10k 100k 1M)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(size_measure(args.users[0])))
+        return 0
+    sizes = sorted(set(args.users)) or list(DEFAULT_SIZES)
+    results = []
+    for users in sizes:
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(users)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode:
+            sys.stderr.write(child.stdout + child.stderr)
+            return 2
+        row = json.loads(child.stdout.strip().splitlines()[-1])
+        results.append(row)
+        print(
+            f"users={row['users']:>9,}  batch={row['batch']}  seeded in {row['seeded']:.1f}s  "
+            f"upgrade run {row['run']:.3f}s  raw UPDATE {row['sql']:.3f}s  "
+            f"ratio {row['run'] / row['sql']:.2f}  "
+            f"({row['users'] / row['run']:,.0f} licenses/s)",
+            flush=True,
+        )
+    failed = False
+    if len(results) >= 2:
+        exponent = exponent_fit([(row["users"], row["run"]) for row in results])
+        failed |= exponent > TARGET_EXPONENT
+        print(
+            f"time grows as N^{exponent:.2f} over {', '.join(f'{n:,}' for n in sizes)} users "
+            f"(target <= {TARGET_EXPONENT:g}: linear)"
+        )
+    at = next((row for row in results if row["users"] == RATIO_AT), results[-1])
+    ratio = at["run"] / at["sql"]
+    failed |= ratio > TARGET_RATIO
+    print(f"ratio at {at['users']:,} users: {ratio:.2f} (target <= {TARGET_RATIO:g})")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -33,9 +33,13 @@ class LicenseAssignment(models.Model):
     """One directory user holds one license of one subscription."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(DirectoryUser, on_delete=models.CASCADE, related_name="licenses")
+    user = models.ForeignKey(
+        DirectoryUser, on_delete=models.CASCADE, related_name="licenses", db_index=False
+    )
+    # Indexed by (subscription, id) below: an upgrade moves a subscription's licenses in id
+    # ranges. The user's own index is the leading column of the unique constraint.
     subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="assignments"
+        Subscription, on_delete=models.CASCADE, related_name="assignments", db_index=False
     )
     # Per-user service toggles: services of the plan switched off for this user.
     disabled_services = models.JSONField(default=list, blank=True)
@@ -47,4 +51,4 @@ class LicenseAssignment(models.Model):
                 fields=["user", "subscription"], name="license_one_per_user_per_subscription"
             )
         ]
-        indexes = [models.Index(fields=["subscription", "user"])]
+        indexes = [models.Index(fields=["subscription", "id"], name="license_subscription_id")]

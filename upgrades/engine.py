@@ -300,16 +300,22 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
 
 def _move_batch(*, run: UpgradeRun, limit: int) -> tuple[int, int]:
     """Move the next `limit` licenses of the source (by id, after the run's cursor) onto the
-    new subscription in one UPDATE. Returns (moved, last id). Per-user service toggles reset
-    to the new plan's full set; the ones that had some switched off are kept for an undo."""
-    ids = list(
-        LicenseAssignment.objects.filter(subscription_id=run.source_id, id__gt=run.move_cursor)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
-    )
-    if not ids:
-        return 0, run.move_cursor
-    batch = LicenseAssignment.objects.filter(id__in=ids, subscription_id=run.source_id)
+    new subscription. Returns (moved, last id). Per-user service toggles reset to the new
+    plan's full set; the ones that had some switched off are kept for an undo.
+
+    The batch is a key range, not a list of ids: its upper id is read from the (subscription,
+    id) index, then one UPDATE moves every source license in (cursor, upper]. Each statement
+    walks that index over exactly the batch, whatever the table's statistics say, so a batch
+    costs the same at the first and the last of a million licenses (docs/PERFORMANCE.md)."""
+    rest = LicenseAssignment.objects.filter(
+        subscription_id=run.source_id, id__gt=run.move_cursor
+    ).order_by("id")
+    upper = rest.values_list("id", flat=True)[limit - 1 : limit].first()
+    if upper is None:
+        upper = rest.reverse().values_list("id", flat=True).first()
+        if upper is None:
+            return 0, run.move_cursor
+    batch = rest.filter(id__lte=upper)
     UpgradeRunToggleUndo.objects.bulk_create(
         [
             UpgradeRunToggleUndo(run=run, assignment_id=pk, disabled_services=toggles)
@@ -319,8 +325,8 @@ def _move_batch(*, run: UpgradeRun, limit: int) -> tuple[int, int]:
         ],
         ignore_conflicts=True,
     )
-    moved = batch.update(subscription_id=run.new_subscription_id, disabled_services=[])
-    return moved, ids[-1]
+    moved = batch.order_by().update(subscription_id=run.new_subscription_id, disabled_services=[])
+    return moved, upper
 
 
 def _step_moving_licenses(run: UpgradeRun) -> StepOutcome:
