@@ -97,6 +97,9 @@ class UpgradeRun(models.Model):
     # re-attached to the new plan. Emptied once the failure is compensated.
     undo = models.JSONField(default=dict, blank=True)
     heartbeat_at = models.DateTimeField()
+    # When the run entered each step, by state (ISO times): what the status page shows beside
+    # its steps, read with the run itself (the events table holds the full history).
+    step_times = models.JSONField(default=dict, blank=True)
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

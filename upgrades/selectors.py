@@ -3,14 +3,16 @@
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from billing.catalog import catalog_data
 from billing.models import CreditCheck, Invoice, Status, Subscription, UpgradePath
 from portal import clock
-from portal.models import ServiceIncident, Tenant
-from portal.roles import Cap
+from portal.models import Membership, ServiceIncident, Tenant
+from portal.roles import Cap, is_support
+from portal.selectors import TenantAccess
 
 from .eligibility import (
     AddonFacts,
@@ -144,6 +146,26 @@ def upgrade_run_get(*, tenant: Tenant, pk: int) -> UpgradeRun:
         tenant=tenant,
         pk=pk,
     )
+
+
+def upgrade_run_access_get(*, user, slug: str, run_id: int) -> tuple[TenantAccess, UpgradeRun]:
+    """The run and the caller's access to its tenant, read in one query (the status poll's:
+    with the session from the cache and the user, it is the poll's second and last). 404 for
+    a run of another tenant and for a tenant the caller may not see, as tenant_access_get."""
+    if not user.is_authenticated:
+        raise Http404
+    role = Membership.objects.filter(user=user, tenant_id=OuterRef("tenant_id")).values("role")
+    run = (
+        UpgradeRun.objects.select_related(
+            "tenant", "source__product", "target", "new_subscription__product", "order"
+        )
+        .annotate(caller_role=Subquery(role[:1]))
+        .filter(pk=run_id, tenant__slug=slug)
+        .first()
+    )
+    if run is None or (run.caller_role is None and not is_support(user)):
+        raise Http404
+    return TenantAccess(user=user, tenant=run.tenant, role=run.caller_role), run
 
 
 def upgrade_run_list(*, tenant: Tenant | None = None, state: str | None = None, active=None):

@@ -184,6 +184,7 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                     placed_by=recorded_actor(actor),
                     placed_at=now,
                     heartbeat_at=timezone.now(),
+                    step_times={RunState.PLACED: now.isoformat()},
                 )
                 admin_lock_acquire(
                     tenant=tenant,

@@ -44,15 +44,29 @@ TRANSITIONS = TransitionTable(
 )
 
 
+def step_times_entered(times: dict, to: str, at) -> dict:
+    """The run's step times once it enters `to` at `at`. A retry starts a step over: the times
+    of the steps after it belong to the failed attempt and are dropped."""
+    times = dict(times or {})
+    if to in STEPS:
+        for later in STEPS[STEPS.index(to) + 1 :]:
+            times.pop(later, None)
+    times[to] = at.isoformat()
+    return times
+
+
 def run_transition(*, run: UpgradeRun, to: str, actor=None, reason: str = "") -> UpgradeRun:
     """Caller owns the transaction and holds the run's row lock."""
     now = clock.now()
+    also_set = {"step_times": step_times_entered(run.step_times, to, now)}
+    if to in TERMINAL_STATES:
+        also_set["finished_at"] = now
     transition_apply(
         table=TRANSITIONS,
         instance=run,
         field="state",
         to=to,
-        also_set={"finished_at": now} if to in TERMINAL_STATES else None,
+        also_set=also_set,
         record=lambda previous: UpgradeRunEvent.objects.create(
             run=run,
             from_state=previous,

@@ -13,4 +13,9 @@ urlpatterns = [
     path("carts/<int:cart_id>/checkout/", views.upgrade_checkout, name="upgrade_checkout"),
     path("carts/<int:cart_id>/place/", views.upgrade_place, name="upgrade_place"),
     path("runs/<int:run_id>/", views.upgrade_status, name="upgrade_status"),
+    path(
+        "runs/<int:run_id>/invoices/",
+        views.upgrade_status_invoices,
+        name="upgrade_status_invoices",
+    ),
 ]

@@ -2,6 +2,7 @@
 declares its preconditions and redirects to the right step when one fails; views parse, call
 a service or selector, and render."""
 
+import datetime as dt
 from functools import wraps
 
 from django.contrib import messages
@@ -268,10 +269,9 @@ def upgrade_place(request, cart_id):
 # --- Status --------------------------------------------------------------------------------
 
 
-def _steps(run, events):
-    entered = {}
-    for event in events:
-        entered[event.to_state] = event.at
+def _steps(run):
+    """The status page's step list, from the times the run entered each step."""
+    entered = {state: dt.datetime.fromisoformat(at) for state, at in (run.step_times or {}).items()}
     current = run.failed_step if run.state == RunState.FAILED else run.state
     rows, reached = [], True
     for step in STEPS:
@@ -290,19 +290,39 @@ def _steps(run, events):
     return rows
 
 
-@tenant_view(lock_exempt=True)
-def upgrade_status(request, run_id):
+def _status_context(request, run, *, invoices: bool) -> dict:
     tenant = request.tenant
-    run = selectors.upgrade_run_get(tenant=tenant, pk=run_id)
-    events = list(selectors.upgrade_run_events(run=run))
-    context = {
+    return {
         "run": run,
-        "events": events,
-        "steps": _steps(run, events),
-        "invoices": selectors.upgrade_run_invoices(run=run) if run.is_terminal else [],
+        "steps": _steps(run),
+        "invoices": selectors.upgrade_run_invoices(run=run)
+        if invoices and run.is_terminal
+        else None,
         "source_url": reverse("upgrade_tab", args=[tenant.slug, run.source_id]),
         "new_url": _subscription_url(tenant, run.new_subscription_id)
         if run.new_subscription_id
         else "",
     }
+
+
+def _is_fragment_request(request) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+@tenant_view(lock_exempt=True, preload=selectors.upgrade_run_access_get)
+def upgrade_status(request, run):
+    """The run's status page, and the fragment its htmx poll fetches every second while the
+    run is active: two queries (the user, and the run with the caller's access; the session
+    comes from the cache), whatever the tenant's size. A finished run's invoices are read by
+    the whole page, or by the fragment's own request once (upgrade_status_invoices)."""
+    context = _status_context(request, run, invoices=not _is_fragment_request(request))
     return page_or_partial(request, "upgrades/status.html", context, partial="run-status")
+
+
+@tenant_view(lock_exempt=True, preload=selectors.upgrade_run_access_get)
+def upgrade_status_invoices(request, run):
+    """The invoices of a finished run's order: the table the last poll's fragment loads (the
+    whole status page when asked for without htmx)."""
+    context = _status_context(request, run, invoices=True)
+    return page_or_partial(request, "upgrades/status.html", context, partial="run-invoices")

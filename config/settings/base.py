@@ -122,6 +122,23 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Celery -------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+
+# --- Cache and sessions ---------------------------------------------------------------------
+# With Redis, one cache every process shares: sessions are read from it (portal/sessions.py),
+# so a signed-in request costs no session query. Without Redis (the embedded default) sessions
+# stay in the database alone: a per-process cache could not carry a logout to the others.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "portal",
+            # A Redis that hangs must not hang pages: the session falls back to the database.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    SESSION_ENGINE = "portal.sessions"
+PORTAL_SESSION_CACHE_SECONDS = env.int("PORTAL_SESSION_CACHE_SECONDS", default=300)
 _broker_dir = VAR_DIR / "celery"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
