@@ -23,7 +23,6 @@ inherits another's caches or connections."""
 import argparse
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -33,116 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
+from bench.seed import django_setup, tenant_seed, upgrade_place, vacuum  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_upgrade"
 TARGET_RATIO = 1.5
 TARGET_EXPONENT = 1.15
 RATIO_AT = 100_000
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-
-
-def django_setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["CELERY_BROKER_URL"] = "memory://"
-    os.environ["CELERY_RESULT_BACKEND"] = "cache+memory://"
-    os.environ["PORTAL_SECONDS_PER_MOVED_USER"] = "0"
-    os.environ["PORTAL_PROVISIONING_DELAY_SECONDS"] = "0"
-    # A real order this size waits for a credit check; the bench times the run, not the wait.
-    os.environ["PORTAL_CREDIT_CHECK_THRESHOLD"] = "1000000000000"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    import django
-
-    django.setup()
-
-
-def vacuum() -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for table in ("licensing_directoryuser", "licensing_licenseassignment"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
-
-
-def tenant_seed(users: int):
-    """A fresh tenant: users and their E4 licenses inserted set-based by the database."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from billing.models import BillingProfile, Product, Status
-    from billing.services import subscription_create
-    from portal.models import Membership, Role, Tenant
-
-    slug = f"bench-upgrade-{users}"
-    with transaction.atomic():
-        tenant = Tenant.objects.create(
-            slug=slug, name=f"Upgrade bench {users}", currency="USD", city="Seattle"
-        )
-        BillingProfile.objects.create(
-            tenant=tenant,
-            contact_name="AP",
-            contact_email="ap@bench.test",
-            address_line="1 Main Street",
-            city="Seattle",
-            postal_code="98101",
-            country="US",
-            card_brand="Visa",
-            card_last4="4242",
-            card_token="tok_visa",
-        )
-        admin, _ = get_user_model().objects.get_or_create(username="bench-upgrader@bench.test")
-        Membership.objects.create(user=admin, tenant=tenant, role=Role.GLOBAL_ADMIN)
-        e4 = subscription_create(
-            tenant=tenant,
-            product=Product.objects.get(code="O365_E4"),
-            quantity=users,
-            billing_frequency="monthly",
-            channel="direct_card",
-            status=Status.ACTIVE,
-        )
-        subscription_create(
-            tenant=tenant,
-            product=Product.objects.get(code="EXTRA_STORAGE"),
-            quantity=100,
-            billing_frequency="monthly",
-            channel="direct_card",
-            parent=e4,
-            status=Status.ACTIVE,
-        )
-        now = timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO licensing_directoryuser (tenant_id, upn, display_name, department,
-                                                     created_at)
-                SELECT %s, 'user' || i || '@' || %s || '.example', 'User ' || lpad(i::text, 6, '0'),
-                       'Sales', %s
-                FROM generate_series(1, %s) AS i
-                """,
-                [tenant.pk, slug, now, users],
-            )
-            cursor.execute(
-                """
-                INSERT INTO licensing_licenseassignment (tenant_id, user_id, subscription_id,
-                                                         disabled_services, assigned_at)
-                SELECT %s, id, %s, '[]'::jsonb, %s FROM licensing_directoryuser
-                WHERE tenant_id = %s ORDER BY id
-                """,
-                [tenant.pk, e4.pk, now, tenant.pk],
-            )
-    return tenant, e4, admin
-
-
-def upgrade_place(tenant, e4, admin):
-    from portal.selectors import tenant_access_get
-    from upgrades import services
-
-    access = tenant_access_get(user=admin, slug=tenant.slug)
-    cart = services.upgrade_cart_create(access=access, source=e4, target_code="O365_E5")
-    cart = services.upgrade_checkout_open(cart=cart, actor=admin)
-    return services.upgrade_place(
-        tenant=tenant, actor=admin, cart=cart, idempotency_key=cart.checkout_token
-    )
 
 
 def size_measure(users: int) -> dict:

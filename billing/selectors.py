@@ -16,6 +16,7 @@ from .models import (
     ProductKind,
     Status,
     Subscription,
+    SubscriptionLicenseTally,
 )
 from .pricing import money
 
@@ -161,3 +162,10 @@ def billing_profile_get(*, tenant: Tenant) -> BillingProfile | None:
 
 def credit_check_pending(*, tenant: Tenant) -> bool:
     return CreditCheck.objects.filter(tenant=tenant, state=CreditCheck.State.PENDING).exists()
+
+
+def subscription_assigned_count(*, subscription) -> int:
+    """Licenses assigned on the subscription, read from its tally (one row, whatever the
+    tenant's size). Enforcing a rule with it needs the subscription's row lock (services)."""
+    tally = SubscriptionLicenseTally.objects.filter(subscription=subscription).first()
+    return tally.assigned if tally is not None else 0

@@ -23,10 +23,10 @@ from .models import (
     Product,
     Status,
     Subscription,
-    SubscriptionLicenseTally,
     SubscriptionStatusChange,
 )
 from .renewals import ends_at_paid_through
+from .selectors import subscription_assigned_count
 
 
 def subscription_create(
@@ -180,8 +180,7 @@ def _raise_first(blockers) -> None:
 def _assigned_count(subscription: Subscription) -> int:
     """Licenses assigned on the subscription, from the tally billing owns. Call it under the
     subscription's row lock (license writers take it too), so the number cannot change."""
-    tally = SubscriptionLicenseTally.objects.filter(subscription=subscription).first()
-    return tally.assigned if tally is not None else 0
+    return subscription_assigned_count(subscription=subscription)
 
 
 def payment_method_for(subscription: Subscription) -> str:

@@ -155,12 +155,13 @@ def upgrade_run_access_get(*, user, slug: str, run_id: int) -> tuple[TenantAcces
     if not user.is_authenticated:
         raise Http404
     role = Membership.objects.filter(user=user, tenant_id=OuterRef("tenant_id")).values("role")
+    # Only what the poll's fragment shows is joined: planning each further join cost more
+    # than running the whole query (the whole page reads the order when it needs it).
     run = (
-        UpgradeRun.objects.select_related(
-            "tenant", "source__product", "target", "new_subscription__product", "order"
-        )
+        UpgradeRun.objects.select_related("tenant", "source__product", "target")
         .annotate(caller_role=Subquery(role[:1]))
         .filter(pk=run_id, tenant__slug=slug)
+        .order_by()
         .first()
     )
     if run is None or (run.caller_role is None and not is_support(user)):

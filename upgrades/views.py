@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing.forms import BilledToForm, SoldToForm
 from billing.models import PaymentMethod
-from billing.selectors import subscription_get
+from billing.selectors import subscription_assigned_count, subscription_get
 from portal.access import tenant_view
 from portal.errors import DomainError
 from portal.htmx import page_or_partial
@@ -124,7 +124,7 @@ def upgrade_cart_create(request, subscription_id):
 
 
 def _cart_form(cart, data=None):
-    assigned = cart.source.assignments.count()
+    assigned = subscription_assigned_count(subscription=cart.source)
     return forms.UpgradeCartForm(
         data,
         initial={"billing_frequency": cart.billing_frequency, "quantity": cart.quantity},

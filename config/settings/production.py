@@ -8,7 +8,11 @@ from .base import CELERY_BROKER_URL, DATABASES, env
 
 # No embedded fallbacks: a production process that silently used a local SQLite file or a
 # folder broker would split the service's state from every other process.
-DATABASES["default"] = {**env.db("DATABASE_URL"), "ATOMIC_REQUESTS": False}
+DATABASES["default"] = {
+    **env.db("DATABASE_URL"),
+    **{key: DATABASES["default"][key] for key in ("ATOMIC_REQUESTS", "CONN_MAX_AGE")},
+    "CONN_HEALTH_CHECKS": True,
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     raise ImproperlyConfigured(
         "Set CELERY_BROKER_URL or REDIS_URL: production needs a broker every web and worker "
