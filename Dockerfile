@@ -15,4 +15,5 @@ RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py compiletransla
 RUN useradd --create-home portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Four sync workers for two cores: measured against threads and more workers (docs/PERFORMANCE.md).
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4"]
