@@ -33,6 +33,40 @@ def vacuum() -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
+def billing_profile_add(tenant) -> None:
+    """A card on file (the simulated Visa that always pays) and an address to bill."""
+    from billing.models import BillingProfile
+
+    BillingProfile.objects.create(
+        tenant=tenant,
+        contact_name="AP",
+        contact_email="ap@bench.test",
+        address_line="1 Main Street",
+        city="Seattle",
+        postal_code="98101",
+        country="US",
+        card_brand="Visa",
+        card_last4="4242",
+        card_token="tok_visa",
+    )
+
+
+def plan_add(tenant, code: str, quantity: int, parent=None):
+    """An active monthly subscription of the product `code`, paid by card."""
+    from billing.models import Product, Status
+    from billing.services import subscription_create
+
+    return subscription_create(
+        tenant=tenant,
+        product=Product.objects.get(code=code),
+        quantity=quantity,
+        billing_frequency="monthly",
+        channel="direct_card",
+        parent=parent,
+        status=Status.ACTIVE,
+    )
+
+
 def tenant_seed(users: int, *, slug: str | None = None):
     """A fresh tenant: users and their E4 licenses inserted set-based by the database. Without
     a slug it is bench-upgrade-N, placed by the shared bench-upgrader@bench.test; with one,
@@ -41,8 +75,6 @@ def tenant_seed(users: int, *, slug: str | None = None):
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from billing.models import BillingProfile, Product, Status
-    from billing.services import subscription_create
     from portal.models import Membership, Role, Tenant
 
     admin_name = "bench-upgrader@bench.test" if slug is None else f"admin@{slug}.test"
@@ -51,37 +83,11 @@ def tenant_seed(users: int, *, slug: str | None = None):
         tenant = Tenant.objects.create(
             slug=slug, name=f"Upgrade bench {slug}", currency="USD", city="Seattle"
         )
-        BillingProfile.objects.create(
-            tenant=tenant,
-            contact_name="AP",
-            contact_email="ap@bench.test",
-            address_line="1 Main Street",
-            city="Seattle",
-            postal_code="98101",
-            country="US",
-            card_brand="Visa",
-            card_last4="4242",
-            card_token="tok_visa",
-        )
+        billing_profile_add(tenant)
         admin, _ = get_user_model().objects.get_or_create(username=admin_name)
         Membership.objects.create(user=admin, tenant=tenant, role=Role.GLOBAL_ADMIN)
-        e4 = subscription_create(
-            tenant=tenant,
-            product=Product.objects.get(code="O365_E4"),
-            quantity=users,
-            billing_frequency="monthly",
-            channel="direct_card",
-            status=Status.ACTIVE,
-        )
-        subscription_create(
-            tenant=tenant,
-            product=Product.objects.get(code="EXTRA_STORAGE"),
-            quantity=100,
-            billing_frequency="monthly",
-            channel="direct_card",
-            parent=e4,
-            status=Status.ACTIVE,
-        )
+        e4 = plan_add(tenant, "O365_E4", users)
+        plan_add(tenant, "EXTRA_STORAGE", 100, parent=e4)
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
