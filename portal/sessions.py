@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 class SessionStore(CachedDBStore):
-    def _cache_seconds(self, expiry=None) -> int:
-        return min(self.get_expiry_age(expiry=expiry), settings.PORTAL_SESSION_CACHE_SECONDS)
+    def _cache_seconds(self, **expiry) -> int:
+        # expiry= only from a stored row; otherwise the session's own (set_expiry) applies.
+        return min(self.get_expiry_age(**expiry), settings.PORTAL_SESSION_CACHE_SECONDS)
 
     def _cache_set(self, data, seconds: int) -> None:
         try:

@@ -34,3 +34,28 @@ def test_embedded_default_runs_a_task_round_trip_through_a_real_worker(tmp_path)
         assert (tmp_path / "celery" / "queue").is_dir()
     finally:
         worker.stop()
+
+
+def test_embedded_database_keeps_the_license_tally_triggers_after_every_migration(tmp_path):
+    """SQLite drops a table's triggers when a migration rebuilds the table: the assignments'
+    tally triggers (licensing 0003) must survive every later migration, or the license counts
+    of the embedded default stop moving (licensing 0005 once rebuilt the table)."""
+    import sqlite3
+
+    env = worker_env(DJANGO_SETTINGS_MODULE="config.settings.local", PORTAL_VAR_DIR=tmp_path)
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        env.pop(name, None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    with sqlite3.connect(tmp_path / "portal.sqlite3") as db:
+        triggers = {
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'licensing_licenseassignment'"
+            )
+        }
+    assert triggers == {
+        "licensing_tally_insert",
+        "licensing_tally_delete",
+        "licensing_tally_update",
+    }
