@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
+from bench.seed import billing_profile_add, plan_add  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 LARGE, SMALL = 100_000, 100
@@ -46,8 +47,6 @@ def tenant_seed(slug: str, users: int):
     from django.db import transaction
     from django.utils import timezone
 
-    from billing.models import BillingProfile, Product, Status
-    from billing.services import subscription_create
     from licensing.models import DirectoryUser, LicenseAssignment
     from portal.models import Tenant
     from upgrades.demo import FIRST, LAST
@@ -57,34 +56,12 @@ def tenant_seed(slug: str, users: int):
         tenant = Tenant.objects.create(
             slug=slug, name=f"Bench {users}", currency="USD", city="Seattle", country="US"
         )
-        BillingProfile.objects.create(
-            tenant=tenant,
-            contact_name="AP",
-            contact_email="ap@bench.test",
-            address_line="1 Main Street",
-            city="Seattle",
-            postal_code="98101",
-            country="US",
-            card_brand="Visa",
-            card_last4="4242",
-            card_token="tok_visa",
-        )
+        billing_profile_add(tenant)
 
-        def plan(code, quantity, parent=None):
-            return subscription_create(
-                tenant=tenant,
-                product=Product.objects.get(code=code),
-                quantity=quantity,
-                billing_frequency="monthly",
-                channel="direct_card",
-                parent=parent,
-                status=Status.ACTIVE,
-            )
-
-        e4 = plan("O365_E4", users)
-        e5 = plan("M365_E5", users)
-        phone = plan("PHONE_SYSTEM", users // 10, parent=e4)
-        plan("EXTRA_STORAGE", 100, parent=e4)
+        e4 = plan_add(tenant, "O365_E4", users)
+        e5 = plan_add(tenant, "M365_E5", users)
+        phone = plan_add(tenant, "PHONE_SYSTEM", users // 10, parent=e4)
+        plan_add(tenant, "EXTRA_STORAGE", 100, parent=e4)
         people = DirectoryUser.objects.bulk_create(
             [
                 DirectoryUser(

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.scratch import scratch_database_prepare, scratch_database_url  # noqa: E402
-from bench.seed import billing_profile_add, plan_add  # noqa: E402
+from bench.seed import billing_profile_add, plan_add, upgrade_place  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/portal_bench_web"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/5"
@@ -149,17 +149,9 @@ def tenant_seed(slug: str, users: int):
     return tenant, e4
 
 
-def admin_session(tenant, name: str) -> str:
-    """A Global admin of the tenant, signed in: the session key a browser would hold."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import (
-        BACKEND_SESSION_KEY,
-        HASH_SESSION_KEY,
-        SESSION_KEY,
-        get_user_model,
-    )
+def admin_add(tenant, name: str):
+    """A Global admin of the tenant (no usable password: it signs in by session only)."""
+    from django.contrib.auth import get_user_model
 
     from portal.models import Membership, Role
 
@@ -167,28 +159,23 @@ def admin_session(tenant, name: str) -> str:
     user.set_unusable_password()
     user.save()
     Membership.objects.create(user=user, tenant=tenant, role=Role.GLOBAL_ADMIN)
+    return user
+
+
+def admin_session(tenant, name: str) -> str:
+    """A Global admin of the tenant, signed in: the session key a browser would hold."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    user = admin_add(tenant, name)
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     return store.session_key
-
-
-def upgrade_place(tenant, e4, session_key: str):
-    from django.contrib.auth import SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from portal.selectors import tenant_access_get
-    from upgrades import services
-
-    admin = get_user_model().objects.get(pk=SessionStore(session_key).load()[SESSION_KEY])
-    access = tenant_access_get(user=admin, slug=tenant.slug)
-    cart = services.upgrade_cart_create(access=access, source=e4, target_code="O365_E5")
-    cart = services.upgrade_checkout_open(cart=cart, actor=admin)
-    return services.upgrade_place(
-        tenant=tenant, actor=admin, cart=cart, idempotency_key=cart.checkout_token
-    )
 
 
 def plan_build(args) -> dict:
@@ -224,9 +211,9 @@ def plan_build(args) -> dict:
             }
         )
     upgrading = tenants[args.browsing_tenants :]
-    placers = [admin_session(tenant, f"placer-{tenant.slug}") for tenant, _e4 in upgrading]
     runs = [
-        upgrade_place(tenant, e4, key) for (tenant, e4), key in zip(upgrading, placers, strict=True)
+        upgrade_place(tenant, e4, admin_add(tenant, f"placer-{tenant.slug}"))
+        for tenant, e4 in upgrading
     ]
     plan["runs"] = [run.pk for run in runs]
     for index in range(args.pollers):

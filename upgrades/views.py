@@ -17,7 +17,7 @@ from billing.models import PaymentMethod
 from billing.selectors import subscription_assigned_count, subscription_get
 from portal.access import tenant_view
 from portal.errors import DomainError
-from portal.htmx import page_or_partial
+from portal.htmx import is_fragment_request, page_or_partial
 from portal.roles import Cap
 
 from . import forms, selectors, services
@@ -305,18 +305,13 @@ def _status_context(request, run, *, invoices: bool) -> dict:
     }
 
 
-def _is_fragment_request(request) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
-
-
 @tenant_view(lock_exempt=True, preload=selectors.upgrade_run_access_get)
 def upgrade_status(request, run):
     """The run's status page, and the fragment its htmx poll fetches every second while the
     run is active: two queries (the user, and the run with the caller's access; the session
     comes from the cache), whatever the tenant's size. A finished run's invoices are read by
     the whole page, or by the fragment's own request once (upgrade_status_invoices)."""
-    context = _status_context(request, run, invoices=not _is_fragment_request(request))
+    context = _status_context(request, run, invoices=not is_fragment_request(request))
     return page_or_partial(request, "upgrades/status.html", context, partial="run-status")
 
 
