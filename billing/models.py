@@ -255,6 +255,8 @@ class Order(models.Model):
         COMPLETED = "completed", _("Completed")
         DECLINED = "declined", _("Declined")
         FAILED = "failed", _("Failed")
+        # A scheduled order cancelled before its window: nothing was ever charged.
+        CANCELLED = "cancelled", _("Cancelled")
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="orders")
     kind = models.CharField(max_length=10, choices=Kind.choices)

@@ -24,6 +24,8 @@ class Tenant(models.Model):
     country = models.CharField(_("country"), max_length=2, default="US")
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
     language = models.CharField(_("language"), max_length=10, default="en")
+    # An IANA zone name: maintenance windows are chosen and shown in it.
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

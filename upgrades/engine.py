@@ -54,7 +54,7 @@ from portal.errors import DomainError
 from portal.models import Notification
 from portal.services import admin_lock_release, audit_event_record, notification_create
 
-from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunToggleUndo
+from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunBatch, UpgradeRunToggleUndo
 from .quote import snapshot_credit_from, snapshot_lines
 from .transitions import run_transition
 
@@ -133,7 +133,10 @@ def run_step(*, run_id: int) -> StepOutcome | None:
         run = run_lock(run_id)
         if run is None:
             return None
-        if run.state in TERMINAL_STATES or run.state == RunState.AWAITING_CREDIT_CHECK:
+        if run.state in TERMINAL_STATES or run.state in (
+            RunState.SCHEDULED,
+            RunState.AWAITING_CREDIT_CHECK,
+        ):
             return StepOutcome(run.state, stop=True)
         run.heartbeat_at = timezone.now()
         run.save(update_fields=["heartbeat_at"])
@@ -236,6 +239,8 @@ def _step_placed(run: UpgradeRun) -> StepOutcome:
     if check is not None and check.state == CreditCheck.State.DECLINED:
         raise DomainError(_("The credit check was declined."), code="credit_declined")
     run_transition(run=run, to=RunState.PROVISIONING)
+    run.work_started_at = timezone.now()
+    run.save(update_fields=["work_started_at"])
     return StepOutcome(run.state)
 
 
@@ -293,7 +298,9 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
     run.total = LicenseAssignment.objects.filter(subscription_id=run.source_id).count()
     run.moved = 0
     run.move_cursor = 0
-    run.save(update_fields=["total", "moved", "move_cursor"])
+    run.move_started_at = timezone.now()
+    run.save(update_fields=["total", "moved", "move_cursor", "move_started_at"])
+    UpgradeRunBatch.objects.filter(run=run).delete()  # a retry's earlier attempt
     run_transition(run=run, to=RunState.MOVING_LICENSES)
     return StepOutcome(run.state)
 
@@ -329,9 +336,27 @@ def _move_batch(*, run: UpgradeRun, limit: int) -> tuple[int, int]:
     return moved, upper
 
 
+def _batch_record(*, run: UpgradeRun, after_id: int, last_id: int, moved: int, began) -> None:
+    number = UpgradeRunBatch.objects.filter(run=run).count() + 1
+    at = timezone.now()
+    UpgradeRunBatch.objects.create(
+        run=run,
+        number=number,
+        after_id=after_id,
+        last_id=last_id,
+        moved=moved,
+        at=at,
+        seconds=(at - began).total_seconds(),
+    )
+
+
 def _step_moving_licenses(run: UpgradeRun) -> StepOutcome:
+    began = timezone.now()
+    after = run.move_cursor
     moved, cursor = _move_batch(run=run, limit=batch_size())
     if moved or cursor != run.move_cursor:
+        if moved:
+            _batch_record(run=run, after_id=after, last_id=cursor, moved=moved, began=began)
         run.moved += moved
         run.total = max(run.total, run.moved)
         run.move_cursor = cursor
@@ -342,6 +367,8 @@ def _step_moving_licenses(run: UpgradeRun) -> StepOutcome:
         run.move_cursor = 0
         run.save(update_fields=["move_cursor"])
         return StepOutcome(run.state)
+    run.move_finished_at = timezone.now()
+    run.save(update_fields=["move_finished_at"])
     run_transition(run=run, to=RunState.REMOVING_ADDONS)
     return StepOutcome(run.state)
 
@@ -407,10 +434,20 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
     source = Subscription.objects.select_for_update(of=("self",)).get(pk=run.source_id)
     # Nobody can assign the source while the tenant is locked; should a license have
     # appeared anyway, it is moved here so the source is empty before it expires.
-    stragglers = LicenseAssignment.objects.filter(subscription=source).update(
-        subscription_id=run.new_subscription_id, disabled_services=[]
-    )
+    began = timezone.now()
+    straggling = LicenseAssignment.objects.filter(subscription=source)
+    last = straggling.order_by("-id").values_list("id", flat=True).first()
+    stragglers = straggling.update(subscription_id=run.new_subscription_id, disabled_services=[])
     if stragglers:
+        # Recorded as one more batch, so that the report lists them too.
+        after = UpgradeRunBatch.objects.filter(run=run).order_by("-last_id").first()
+        _batch_record(
+            run=run,
+            after_id=after.last_id if after else 0,
+            last_id=last,
+            moved=stragglers,
+            began=began,
+        )
         run.moved += stragglers
         run.total += stragglers
         run.save(update_fields=["moved", "total"])
@@ -432,6 +469,8 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
     run.undo = {}
     run.save(update_fields=["undo"])
     Order.objects.filter(pk=run.order_id).update(state=Order.State.COMPLETED)
+    run.work_finished_at = timezone.now()
+    run.save(update_fields=["work_finished_at"])
     run_transition(run=run, to=RunState.COMPLETED)
     admin_lock_release(tenant=run.tenant, holder=run)
     notification_create(

@@ -8,6 +8,9 @@ from portal.models import Tenant
 
 
 class RunState(models.TextChoices):
+    # Placed for a maintenance window: nothing is charged and nobody is locked out until the
+    # window starts (the reconciler starts it); it can be cancelled or moved until then.
+    SCHEDULED = "scheduled", _("Scheduled")
     PLACED = "placed", _("Order placed")
     AWAITING_CREDIT_CHECK = "awaiting_credit_check", _("Waiting for a credit check")
     PROVISIONING = "provisioning", _("Buying the new plan")
@@ -17,9 +20,12 @@ class RunState(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     DECLINED = "declined", _("Credit check declined")
     FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
-TERMINAL_STATES = frozenset({RunState.COMPLETED, RunState.DECLINED, RunState.FAILED})
+TERMINAL_STATES = frozenset(
+    {RunState.COMPLETED, RunState.DECLINED, RunState.FAILED, RunState.CANCELLED}
+)
 
 
 class UpgradeCart(models.Model):
@@ -44,6 +50,8 @@ class UpgradeCart(models.Model):
     billed_to = models.JSONField(default=dict, blank=True)
     snapshot = models.JSONField(null=True, blank=True)
     snapshot_at = models.DateTimeField(null=True, blank=True)
+    # The maintenance window chosen at checkout (None: start as soon as the order is placed).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
     # Renewed whenever the snapshot is frozen again: the idempotency key of the order placed
     # from that snapshot, so a replayed Place order finds the same order.
     checkout_token = models.CharField(max_length=64, blank=True)
@@ -105,6 +113,17 @@ class UpgradeRun(models.Model):
     )
     placed_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The start of the maintenance window the admin chose (None: started when placed).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    # Real (wall-clock) times of the work, for the duration estimate: the simulated clock
+    # runs fast in the demo, so it cannot measure how long moving a license takes.
+    work_started_at = models.DateTimeField(null=True, blank=True)
+    move_started_at = models.DateTimeField(null=True, blank=True)
+    move_finished_at = models.DateTimeField(null=True, blank=True)
+    work_finished_at = models.DateTimeField(null=True, blank=True)
+    # The expected duration when the order was placed (upgrades.estimate: seconds, low, high,
+    # the runs it learnt from), kept so the status page shows it without a query.
+    estimate = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-placed_at", "-pk"]
@@ -121,7 +140,10 @@ class UpgradeRun(models.Model):
                 condition=Q(moved__lte=models.F("total")), name="upgraderun_moved_lte_total"
             ),
         ]
-        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+        indexes = [
+            models.Index(fields=["state", "heartbeat_at"]),
+            models.Index(fields=["state", "scheduled_for"]),
+        ]
 
     def __str__(self):
         return f"Upgrade {self.pk}: {self.source_id} -> {self.target_id} ({self.state})"
@@ -152,6 +174,64 @@ class UpgradeRunToggleUndo(models.Model):
                 fields=["run", "assignment_id"], name="upgraderuntoggleundo_unique"
             )
         ]
+
+
+class UpgradeRunBatch(models.Model):
+    """One committed batch of the license move: the source's assignments with ids in
+    (after_id, last_id] moved at `at` (real time). The report lists each user with the time of
+    its batch; the estimate learns throughput from them. Written in the batch's transaction."""
+
+    run = models.ForeignKey(UpgradeRun, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    after_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    moved = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    # Real seconds the batch's statements took (its share of the lock window).
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="upgraderunbatch_unique")
+        ]
+
+
+class SupportRequest(models.Model):
+    """An admin's "Contact support" request, tied to the subscription or run it is about, which
+    support engineers see in the console."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="support_requests")
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run = models.ForeignKey(
+        UpgradeRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="support_requests",
+    )
+    topic = models.CharField(_("topic"), max_length=40)
+    message = models.TextField(_("message"), max_length=4000)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["state", "created_at"])]
 
 
 class UpgradeRunEvent(models.Model):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from billing.models import CreditCheck, Order, PaymentMethod, Subscription
 from billing.orders import order_fingerprint, order_get_or_create
+from billing.selectors import subscription_assigned_count
 from billing.payments import (
     CREDIT_CHECK_DEFAULT_REASON,
     credit_check_decide,
@@ -42,6 +43,7 @@ from .checkout import (  # noqa: F401 (re-exported: the cart and checkout servic
     upgrade_checkout_open,
     upgrade_checkout_update,
 )
+from .estimate import duration_estimate
 from .models import RunState, UpgradeCart, UpgradeRun
 from .quote import snapshot_total
 from .transitions import run_transition
@@ -185,6 +187,9 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                     placed_at=now,
                     heartbeat_at=timezone.now(),
                     step_times={RunState.PLACED: now.isoformat()},
+                    estimate=duration_estimate(
+                        users=subscription_assigned_count(subscription=cart.source)
+                    ).as_json(),
                 )
                 admin_lock_acquire(
                     tenant=tenant,

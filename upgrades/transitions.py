@@ -11,6 +11,7 @@ from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunEvent
 
 # The steps in the order the status page shows them.
 STEPS = [
+    RunState.SCHEDULED,
     RunState.PLACED,
     RunState.AWAITING_CREDIT_CHECK,
     RunState.PROVISIONING,
@@ -26,6 +27,7 @@ RESUMABLE = frozenset({RunState.PLACED, RunState.PROVISIONING})
 TRANSITIONS = TransitionTable(
     choices=RunState,
     allowed={
+        RunState.SCHEDULED: frozenset({RunState.PLACED, RunState.CANCELLED}),
         RunState.PLACED: frozenset(
             {RunState.AWAITING_CREDIT_CHECK, RunState.PROVISIONING, RunState.FAILED}
         ),
@@ -38,6 +40,7 @@ TRANSITIONS = TransitionTable(
         RunState.CANCELLING_SOURCE: frozenset({RunState.COMPLETED, RunState.FAILED}),
         RunState.COMPLETED: frozenset(),
         RunState.DECLINED: frozenset(),
+        RunState.CANCELLED: frozenset(),
         RunState.FAILED: RESUMABLE,
     },
     illegal_message=_("An upgrade cannot go from “%(from)s” to “%(to)s”."),

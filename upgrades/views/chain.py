@@ -20,11 +20,11 @@ from portal.errors import DomainError
 from portal.htmx import is_fragment_request, page_or_partial
 from portal.roles import Cap
 
-from . import forms, selectors, services
-from .eligibility import Remedy
-from .models import RunState
-from .quote import quote_build
-from .transitions import STEPS
+from .. import forms, selectors, services
+from ..eligibility import Remedy
+from ..models import RunState
+from ..quote import quote_build
+from ..transitions import STEPS
 
 # Where a reason's remedy sends the admin. Unpaid invoices and their "Pay now" buttons are
 # shown on Your products.
@@ -275,7 +275,7 @@ def _steps(run):
     current = run.failed_step if run.state == RunState.FAILED else run.state
     rows, reached = [], True
     for step in STEPS:
-        if step == RunState.AWAITING_CREDIT_CHECK and step not in entered:
+        if step in (RunState.SCHEDULED, RunState.AWAITING_CREDIT_CHECK) and step not in entered:
             continue
         if step == current:
             status = "failed" if run.state == RunState.FAILED else "current"
