@@ -133,9 +133,7 @@ def duration_estimate(*, users: int, samples: list[Sample] | None = None) -> Est
     ] or [1.0]
     low = min(min(ratios), 1.0 - MIN_SPREAD)
     high = max(max(ratios), 1.0 + MIN_SPREAD)
-    return Estimate(
-        users, expected, expected * low, expected * high, per_user, fixed, len(samples)
-    )
+    return Estimate(users, expected, expected * low, expected * high, per_user, fixed, len(samples))
 
 
 def remaining_seconds(*, run: UpgradeRun, now: dt.datetime) -> float | None:

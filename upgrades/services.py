@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from billing.models import CreditCheck, Order, PaymentMethod, Subscription
 from billing.orders import order_fingerprint, order_get_or_create
-from billing.selectors import subscription_assigned_count
 from billing.payments import (
     CREDIT_CHECK_DEFAULT_REASON,
     credit_check_decide,
     credit_check_default_approves,
 )
+from billing.selectors import subscription_assigned_count
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
