@@ -104,6 +104,9 @@ class UpgradeRun(models.Model):
     # step that made the change): the removed add-ons' former state and holders, the add-ons
     # re-attached to the new plan. Emptied once the failure is compensated.
     undo = models.JSONField(default=dict, blank=True)
+    # What the run did to the add-ons, kept for its report (undo is emptied at the end):
+    # {"removed_addons": [{"id", "product", "holders"}], "moved_addons": [...]}.
+    record = models.JSONField(default=dict, blank=True)
     heartbeat_at = models.DateTimeField()
     # When the run entered each step, by state (ISO times): what the status page shows beside
     # its steps, read with the run itself (the events table holds the full history).
