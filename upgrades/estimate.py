@@ -10,10 +10,13 @@ wide range, and says so.
 """
 
 import datetime as dt
+import math
 import statistics
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import RunState, UpgradeRun
 
@@ -156,3 +159,27 @@ def remaining_seconds(*, run: UpgradeRun, now: dt.datetime) -> float | None:
     if run.move_finished_at is not None:
         return max(estimate.fixed / 2 - _seconds(run.move_finished_at, now), 0.0)
     return max(estimate.seconds - elapsed, 0.0)
+
+
+def duration_words(seconds: float | None) -> str:
+    """A duration as an admin reads it: "under a second", "40 seconds", "3 minutes",
+    "2 hours 5 minutes". Rounded up: an estimate should not promise less than it means."""
+    if seconds is None:
+        return ""
+    seconds = max(seconds, 0.0)
+    if seconds < 1:
+        return _("under a second")
+    if seconds < 60:
+        n = math.ceil(seconds)
+        return ngettext("%(n)d second", "%(n)d seconds", n) % {"n": n}
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    hours, minutes = divmod(minutes, 60)
+    words = ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+    if minutes:
+        words = _("%(hours)s %(minutes)s") % {
+            "hours": words,
+            "minutes": ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes},
+        }
+    return words
