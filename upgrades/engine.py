@@ -14,6 +14,10 @@ where it was: the task retries with backoff and the reconciler re-sends runs who
 stopped. Any other error is a bug: the same one raised PORTAL_UPGRADE_MAX_INTERNAL_ERRORS
 times in a row at the same step fails the run with a reason an admin can read, the technical
 error kept for support.
+
+What a step decides before it acts (the licenses the order covers, the invoice lines, the
+credit check, which add-ons are removed, moved or refused) is computed by upgrades.plan, the
+same functions a rehearsal ("Rehearse this upgrade") evaluates without acting.
 """
 
 import datetime as dt
@@ -43,7 +47,6 @@ from billing.models import (
 )
 from billing.payments import (
     credit_check_open,
-    credit_check_required,
     order_bill,
     order_reverse,
 )
@@ -54,8 +57,9 @@ from portal.errors import DomainError
 from portal.models import Notification
 from portal.services import admin_lock_release, audit_event_record, notification_create
 
+from . import plan
 from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunBatch, UpgradeRunToggleUndo
-from .quote import snapshot_credit_from, snapshot_lines
+from .quote import snapshot_credit_from
 from .transitions import run_transition
 
 log = logging.getLogger(__name__)
@@ -218,7 +222,7 @@ def internal_error_record(*, run_id: int, error: Exception) -> bool:
 def _step_placed(run: UpgradeRun) -> StepOutcome:
     order = run.order
     check = CreditCheck.objects.filter(order=order).first()
-    needed = check is not None or credit_check_required(
+    needed = check is not None or plan.credit_check_needed(
         total=order.total, payment_method=order.payment_method
     )
     if needed and (check is None or check.state == CreditCheck.State.PENDING):
@@ -248,20 +252,13 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
     order = run.order
     if run.new_subscription_id is None:
         snapshot = order.snapshot
-        holders = LicenseAssignment.objects.filter(subscription_id=run.source_id).count()
-        if holders > snapshot["quantity"]:
-            raise DomainError(
-                _(
-                    "%(holders)s users now hold %(source)s licenses, more than the "
-                    "%(quantity)s licenses this order buys. Start a new upgrade."
-                )
-                % {
-                    "holders": holders,
-                    "source": run.source.product.name,
-                    "quantity": snapshot["quantity"],
-                },
-                code="quantity_short",
-            )
+        short = plan.quantity_blocker(
+            holders=plan.holders_count(source_id=run.source_id),
+            quantity=snapshot["quantity"],
+            source_name=run.source.product.name,
+        )
+        if short is not None:
+            raise short.error()
         new = subscription_create(
             tenant=run.tenant,
             product=run.target,
@@ -274,9 +271,8 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
             status=Status.PROVISIONING,
             unit_price=Decimal(snapshot["unit_price"]),
         )
-        lines = snapshot_lines(snapshot)
         # The plan charge is the first line; it belongs to the subscription just created.
-        lines[0] = lines[0].for_subscription(new.pk)
+        lines = plan.invoice_lines(snapshot=snapshot, subscription_id=new.pk)
         # A declining card raises here and the savepoint takes the new subscription with it.
         order_bill(order=order, lines=lines)
         Order.objects.filter(pk=order.pk).update(subscription=new)
@@ -376,56 +372,50 @@ def _step_moving_licenses(run: UpgradeRun) -> StepOutcome:
 def _step_removing_addons(run: UpgradeRun) -> StepOutcome:
     """One transaction: included add-ons are cancelled with their user assignments, accepted
     ones re-attached to the new subscription."""
-    includes = set(run.target.includes.values_list("code", flat=True))
-    accepts = set(run.target.accepts.values_list("code", flat=True))
-    addons = list(
-        Subscription.objects.select_for_update(of=("self",))
-        .filter(parent_id=run.source_id)
-        .exclude(status__in=[Status.DISABLED, Status.DELETED])
-        .select_related("product")
-        .order_by("pk")
+    addons = {
+        addon.pk: addon
+        for addon in plan.addons_live(source_id=run.source_id).select_for_update(of=("self",))
+    }
+    effects = plan.addons_classify(
+        target=run.target, addons=addons.values(), holders=plan.addon_holders(addon_ids=addons)
     )
-    for addon in addons:
-        code = addon.product.code
-        if code not in includes and code not in accepts:
-            raise DomainError(
-                _("%(target)s cannot carry the add-on %(addon)s.")
-                % {"target": run.target.name, "addon": addon.product.name},
-                code="addon_not_carried",
-            )
+    refused = effects.blockers(target=run.target)
+    if refused:
+        raise refused[0].error()
     paid_until = snapshot_credit_from(run.order.snapshot)
-    removed, moved = [], []
-    for addon in addons:
-        if addon.product.code in includes:
-            holders = LicenseAssignment.objects.filter(subscription=addon)
-            removed.append(
-                {
-                    "id": addon.pk,
-                    "status": addon.status,
-                    "status_since": addon.status_since.isoformat(),
-                    "paid_through": addon.paid_through.isoformat(),
-                    "recurring_billing": addon.recurring_billing,
-                    "holders": [
-                        list(row) for row in holders.values_list("user_id", "disabled_services")
-                    ],
-                }
-            )
-            holders.delete()
-            subscription_transition(
-                subscription=addon,
-                to=Status.DISABLED,
-                reason=f"included in {run.target.name} (upgrade {run.pk})",
-            )
-            # Its unused time was credited on the upgrade invoice: it is paid through the day
-            # the credit starts, so reactivating it later bills a new period.
-            Subscription.objects.filter(pk=addon.pk).update(
-                recurring_billing=False, paid_through=min(addon.paid_through, paid_until)
-            )
-        else:
-            moved.append(addon.pk)
-            Subscription.objects.filter(pk=addon.pk).update(parent_id=run.new_subscription_id)
+    removed = []
+    for effect in effects.removed:
+        addon = addons[effect.id]
+        holders = LicenseAssignment.objects.filter(subscription=addon)
+        removed.append(
+            {
+                "id": addon.pk,
+                "status": addon.status,
+                "status_since": addon.status_since.isoformat(),
+                "paid_through": addon.paid_through.isoformat(),
+                "recurring_billing": addon.recurring_billing,
+                "holders": [
+                    list(row) for row in holders.values_list("user_id", "disabled_services")
+                ],
+            }
+        )
+        holders.delete()
+        subscription_transition(
+            subscription=addon,
+            to=Status.DISABLED,
+            reason=f"included in {run.target.name} (upgrade {run.pk})",
+        )
+        # Its unused time was credited on the upgrade invoice: it is paid through the day
+        # the credit starts, so reactivating it later bills a new period.
+        Subscription.objects.filter(pk=addon.pk).update(
+            recurring_billing=False, paid_through=min(addon.paid_through, paid_until)
+        )
+    moved = [effect.id for effect in effects.moved]
+    Subscription.objects.filter(pk__in=moved).update(parent_id=run.new_subscription_id)
     run.undo = {"removed_addons": removed, "moved_addons": moved}
-    run.save(update_fields=["undo"])
+    # Kept for the report once undo is emptied (at the end, or by a failure's compensation).
+    run.record = effects.as_record()
+    run.save(update_fields=["undo", "record"])
     run_transition(run=run, to=RunState.CANCELLING_SOURCE)
     return StepOutcome(run.state)
 
