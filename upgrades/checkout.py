@@ -3,10 +3,13 @@ frozen when checkout opens, and the order's Sold to / Billed to / payment choice
 function owns its transaction and refuses a tenant an upgrade has admin-locked (support
 engineers excepted); upgrades.services re-exports them."""
 
+import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from billing.models import PaymentMethod, Product, Status
@@ -19,9 +22,14 @@ from portal.services import admin_lock_enforce
 
 from . import selectors
 from .models import UpgradeCart
-from .quote import quote_as_snapshot, quote_build, snapshot_total
+from .quote import quote_as_snapshot, quote_build, snapshot_total, window_as_of
 
 MAX_QUANTITY = 1_000_000
+
+# A maintenance window starts at least this long after it is chosen (so the admins can be
+# told) and at most this far ahead (so the frozen prices stay close to the day's).
+WINDOW_MIN_LEAD = dt.timedelta(hours=1)
+WINDOW_MAX_AHEAD = dt.timedelta(days=14)
 
 
 def target_option_or_error(*, access, source, target_code: str):
@@ -64,6 +72,49 @@ def quantity_check(*, cart: UpgradeCart, quantity: int) -> None:
 def _open_cart_or_error(*, cart: UpgradeCart) -> None:
     if cart.order_id:
         raise DomainError(_("This order has already been placed."), code="cart_placed")
+
+
+# --- Maintenance window ---------------------------------------------------------------------
+
+
+def window_zone(time_zone: str) -> ZoneInfo:
+    """The tenant's time zone (windows are chosen and shown in it); UTC if the name is not
+    one the system knows."""
+    try:
+        return ZoneInfo(time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def window_words(moment: dt.datetime, *, time_zone: str) -> str:
+    """A moment as the tenant's admins read it: local date and time with the zone's name."""
+    zone = window_zone(time_zone)
+    local = moment.astimezone(zone)
+    return _("%(time)s (%(zone)s)") % {
+        "time": formats.date_format(local, "DATETIME_FORMAT"),
+        "zone": zone.key,
+    }
+
+
+def window_check(*, scheduled_for: dt.datetime, now: dt.datetime, time_zone: str) -> None:
+    """A window starts at least WINDOW_MIN_LEAD and at most WINDOW_MAX_AHEAD after `now` (the
+    clock's). Raises a DomainError naming the bound in the tenant's time."""
+    if scheduled_for.tzinfo is None:
+        raise ValueError("a maintenance window is an aware datetime")
+    earliest = now + WINDOW_MIN_LEAD
+    latest = now + WINDOW_MAX_AHEAD
+    if scheduled_for < earliest:
+        raise DomainError(
+            _("Choose a start at least an hour from now: %(earliest)s or later.")
+            % {"earliest": window_words(earliest, time_zone=time_zone)},
+            code="window_too_soon",
+        )
+    if scheduled_for > latest:
+        raise DomainError(
+            _("Choose a start within 14 days: %(latest)s at the latest.")
+            % {"latest": window_words(latest, time_zone=time_zone)},
+            code="window_too_far",
+        )
 
 
 # --- Cart and checkout ---------------------------------------------------------------------
@@ -142,6 +193,29 @@ def snapshot_source_changed(*, snapshot: dict, source) -> bool:
     )
 
 
+def _snapshot_freeze(cart: UpgradeCart) -> None:
+    """Freeze the cart's prices as of the day it would start (its window's, or today) and
+    renew the checkout token: an order placed from an earlier page no longer matches."""
+    quote = quote_build(
+        source=cart.source,
+        target=cart.target,
+        quantity=cart.quantity,
+        billing_frequency=cart.billing_frequency,
+        addons=list(selectors.upgrade_addon_list(source=cart.source)),
+        as_of=window_as_of(cart.scheduled_for),
+    )
+    cart.snapshot = quote_as_snapshot(
+        quote=quote, source=cart.source, target=cart.target, cart=cart
+    )
+    cart.snapshot_at = clock.now()
+    cart.checkout_token = uuid.uuid4().hex
+    profile = getattr(cart.tenant, "billing_profile", None)
+    if not invoice_allowed(
+        total=quote.total, invoice_eligible=bool(profile and profile.invoice_eligible)
+    ):
+        cart.payment_method = PaymentMethod.CARD
+
+
 @transaction.atomic
 def upgrade_checkout_open(*, cart: UpgradeCart, actor) -> UpgradeCart:
     """Freeze the pricing snapshot when checkout opens (again only when it went stale)."""
@@ -150,18 +224,7 @@ def upgrade_checkout_open(*, cart: UpgradeCart, actor) -> UpgradeCart:
     if cart.order_id or not snapshot_stale(cart):
         return cart
     tenant = cart.tenant
-    quote = quote_build(
-        source=cart.source,
-        target=cart.target,
-        quantity=cart.quantity,
-        billing_frequency=cart.billing_frequency,
-        addons=list(selectors.upgrade_addon_list(source=cart.source)),
-    )
-    cart.snapshot = quote_as_snapshot(
-        quote=quote, source=cart.source, target=cart.target, cart=cart
-    )
-    cart.snapshot_at = clock.now()
-    cart.checkout_token = uuid.uuid4().hex
+    _snapshot_freeze(cart)
     if not cart.sold_to:
         cart.sold_to = {
             "name": tenant.name,
@@ -181,10 +244,28 @@ def upgrade_checkout_open(*, cart: UpgradeCart, actor) -> UpgradeCart:
             "country": profile.country,
         }
         cart.po_number = cart.po_number or profile.po_number
-    if not invoice_allowed(
-        total=quote.total, invoice_eligible=bool(profile and profile.invoice_eligible)
-    ):
-        cart.payment_method = PaymentMethod.CARD
+    cart.updated_at = clock.now()
+    cart.save()
+    return cart
+
+
+@transaction.atomic
+def upgrade_checkout_window_set(
+    *, cart: UpgradeCart, actor, scheduled_for: dt.datetime | None
+) -> UpgradeCart:
+    """Checkout's "When": start as soon as the order is placed (None) or at a maintenance
+    window. The prices are frozen again as of the window's day (the new plan's period starts
+    then, and unused time is credited from then) and the checkout token renewed, as when
+    checkout opens. A window out of bounds changes nothing."""
+    cart = _locked_cart(cart, "source__product", "source__tenant", "target")
+    admin_lock_enforce(tenant=cart.tenant, actor=actor)
+    _open_cart_or_error(cart=cart)
+    if scheduled_for is not None:
+        window_check(scheduled_for=scheduled_for, now=clock.now(), time_zone=cart.tenant.time_zone)
+    if scheduled_for == cart.scheduled_for and not snapshot_stale(cart):
+        return cart
+    cart.scheduled_for = scheduled_for
+    _snapshot_freeze(cart)
     cart.updated_at = clock.now()
     cart.save()
     return cart

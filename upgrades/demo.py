@@ -239,6 +239,22 @@ DEMO_TENANTS = [
     ),
 ]
 
+# Each demo tenant's time zone, where its city is: maintenance windows are chosen and shown in
+# it (Tenant.time_zone).
+TIME_ZONES = {
+    "contoso": "America/Los_Angeles",
+    "fabrikam": "America/Denver",
+    "northwind": "Europe/Amsterdam",
+    "tailspin": "Europe/Stockholm",
+    "woodgrove": "Europe/Rome",
+    "adatum": "America/Chicago",
+    "litware": "Asia/Shanghai",
+    "trey": "America/New_York",
+    "fourthcoffee": "America/Los_Angeles",
+    "proseware": "Europe/Amsterdam",
+    "cityhall": "America/Chicago",
+}
+
 ROLES_FOR_DEMO = [
     Role.GLOBAL_ADMIN,
     Role.BILLING_ADMIN,
@@ -291,6 +307,7 @@ def _seed_tenant(spec: DemoTenant, password_hash: str) -> Tenant:
         city=spec.city,
         country=spec.country,
         language=spec.language,
+        time_zone=TIME_ZONES.get(spec.slug, "UTC"),
         address_line="1 Main Street",
         postal_code="10001",
     )

@@ -1,3 +1,6 @@
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -52,4 +55,73 @@ class PaymentForm(forms.Form):
 class PlaceOrderForm(forms.Form):
     idempotency_key = forms.CharField(
         max_length=100, widget=forms.HiddenInput, validators=[visible_ascii]
+    )
+
+
+class MaintenanceWindowForm(forms.Form):
+    """When the upgrade starts: now, or at a date and time in the tenant's time zone. Cleans
+    to `scheduled_for`: an aware datetime (None: start now). The bounds (an hour ahead at
+    least, 14 days at most) are the service's rule (upgrades.checkout.window_check)."""
+
+    NOW, WINDOW = "now", "window"
+
+    when = forms.ChoiceField(
+        label=_("When"),
+        choices=[
+            (NOW, _("Start as soon as the order is placed")),
+            (WINDOW, _("Start in a maintenance window")),
+        ],
+        widget=forms.RadioSelect,
+        initial=NOW,
+    )
+    date = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    time = forms.TimeField(
+        label=_("Time"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+
+    def __init__(self, *args, zone: ZoneInfo, allow_now: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        if not allow_now:
+            # Rescheduling: a window is the only choice.
+            self.fields["when"].choices = [(self.WINDOW, _("Start in a maintenance window"))]
+            self.fields["when"].initial = self.WINDOW
+            self.fields["when"].widget = forms.HiddenInput()
+            self.fields["date"].required = True
+            self.fields["time"].required = True
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("when") != self.WINDOW:
+            cleaned["scheduled_for"] = None
+            return cleaned
+        day, moment = cleaned.get("date"), cleaned.get("time")
+        if day is None and "date" not in self.errors:
+            self.add_error("date", _("Choose the day the upgrade starts."))
+        if moment is None and "time" not in self.errors:
+            self.add_error("time", _("Choose the time the upgrade starts."))
+        if day is None or moment is None:
+            return cleaned
+        local = dt.datetime.combine(day, moment.replace(tzinfo=None, microsecond=0))
+        aware = local.replace(tzinfo=self.zone)
+        # A wall time the clocks skip (the hour they go forward) does not exist there.
+        if aware.astimezone(dt.UTC).astimezone(self.zone).replace(tzinfo=None) != local:
+            self.add_error(
+                "time",
+                _("%(time)s does not exist on that day in %(zone)s (the clocks go forward).")
+                % {"time": moment.strftime("%H:%M"), "zone": self.zone.key},
+            )
+            return cleaned
+        cleaned["scheduled_for"] = aware.astimezone(dt.UTC)
+        return cleaned
+
+
+class RunCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"),
+        max_length=500,
+        required=False,
+        validators=[no_control_characters],
     )

@@ -41,10 +41,14 @@ def quote_build(
     quantity: int,
     billing_frequency: str,
     addons,
+    as_of: dt.date | None = None,
 ) -> Quote:
-    """`addons` are the source's live add-on subscriptions (with .product loaded)."""
+    """`addons` are the source's live add-on subscriptions (with .product loaded). `as_of` is
+    the day the upgrade starts (a maintenance window's; by default today): the new plan's
+    period starts then and unused time is credited from then, so an upgrade scheduled two
+    weeks ahead is not credited the two weeks its users still spend on the source."""
     currency = source.tenant.currency
-    today = clock.today()
+    today = as_of or clock.today()
     unit_price = price_monthly(product=target, currency=currency)
     period = (
         _("yearly, 12 months") if billing_frequency == BillingFrequency.YEARLY else _("monthly")
@@ -120,6 +124,14 @@ def quote_as_snapshot(*, quote: Quote, source: Subscription, target: Product, ca
         "removed_addons": list(quote.removed_addon_ids),
         "credit_from": quote.credit_from.isoformat(),
     }
+
+
+def window_as_of(scheduled_for: dt.datetime | None) -> dt.date | None:
+    """The day an upgrade starting at `scheduled_for` is priced as of: the clock's date (UTC)
+    at the window's start, the day the run's provisioning step will see as today."""
+    if scheduled_for is None:
+        return None
+    return scheduled_for.astimezone(dt.UTC).date()
 
 
 def snapshot_lines(snapshot: dict) -> list[Line]:

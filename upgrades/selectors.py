@@ -21,7 +21,7 @@ from .eligibility import (
     TargetFacts,
     eligibility_evaluate,
 )
-from .models import TERMINAL_STATES, UpgradeCart, UpgradeRun
+from .models import TERMINAL_STATES, RunState, UpgradeCart, UpgradeRun
 
 LIVE_STATUSES = [Status.PROVISIONING, Status.ACTIVE, Status.EXPIRED]
 ACTIVE_RUN = ~Q(state__in=[s.value for s in TERMINAL_STATES])
@@ -79,8 +79,10 @@ def eligibility_snapshot_build(
     incident = ServiceIncident.objects.filter(
         Q(tenant=tenant) | Q(tenant__isnull=True), resolved_at__isnull=True
     ).exists()
+    # A run waiting for its window does not load the service: it is not in the queue depth.
     runs = UpgradeRun.objects.filter(ACTIVE_RUN).aggregate(
-        depth=Count("pk"), tenant_runs=Count("pk", filter=Q(tenant=tenant))
+        depth=Count("pk", filter=~Q(state=RunState.SCHEDULED)),
+        tenant_runs=Count("pk", filter=Q(tenant=tenant)),
     )
     tenant_run_state = None
     if runs["tenant_runs"]:
@@ -232,9 +234,28 @@ def upgrade_addon_list(*, source: Subscription):
 
 
 def runs_stalled(*, before):
-    """Active runs that should be moving but whose heartbeat is older than `before`."""
+    """Active runs that should be moving but whose heartbeat is older than `before` (a run
+    waiting for its window or a credit check is not moving on purpose)."""
     return UpgradeRun.objects.filter(ACTIVE_RUN, heartbeat_at__lt=before).exclude(
-        state="awaiting_credit_check"
+        state__in=[RunState.AWAITING_CREDIT_CHECK, RunState.SCHEDULED]
+    )
+
+
+def runs_due(*, now):
+    """Scheduled runs whose maintenance window has begun at `now` (the clock's)."""
+    return UpgradeRun.objects.filter(state=RunState.SCHEDULED, scheduled_for__lte=now).order_by(
+        "scheduled_for", "pk"
+    )
+
+
+def upgrade_run_scheduled_get(*, tenant: Tenant) -> UpgradeRun | None:
+    """The tenant's upgrade waiting for its maintenance window, if any (one query): what the
+    banner on every admin page and the Upgrade tab show."""
+    return (
+        UpgradeRun.objects.filter(tenant=tenant, state=RunState.SCHEDULED)
+        .select_related("tenant", "source__product", "target", "order")
+        .order_by()
+        .first()
     )
 
 

@@ -20,16 +20,24 @@ from billing.payments import (
     CREDIT_CHECK_DEFAULT_REASON,
     credit_check_decide,
     credit_check_default_approves,
+    credit_check_required,
+    invoice_allowed,
 )
 from billing.selectors import subscription_assigned_count
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
-from portal.roles import is_support
+from portal.models import Notification
+from portal.roles import Cap, is_support
 from portal.selectors import tenant_access_get
-from portal.services import admin_lock_acquire, admin_lock_enforce, audit_event_record
+from portal.services import (
+    admin_lock_acquire,
+    admin_lock_enforce,
+    audit_event_record,
+    notification_create,
+)
 
-from . import engine, selectors
+from . import engine, plan, selectors
 from .checkout import (  # noqa: F401 (re-exported: the cart and checkout services)
     MAX_QUANTITY,
     payment_credit_check_required,
@@ -42,10 +50,20 @@ from .checkout import (  # noqa: F401 (re-exported: the cart and checkout servic
     upgrade_cart_update,
     upgrade_checkout_open,
     upgrade_checkout_update,
+    upgrade_checkout_window_set,
+    window_check,
+    window_words,
+    window_zone,
 )
 from .estimate import duration_estimate
 from .models import RunState, UpgradeCart, UpgradeRun
-from .quote import snapshot_total
+from .quote import (
+    quote_as_snapshot,
+    quote_build,
+    snapshot_credit_from,
+    snapshot_total,
+    window_as_of,
+)
 from .transitions import run_transition
 
 # The task that advances a run (defined in tasks.py, which sits above this module): sent by
@@ -116,7 +134,10 @@ def _order_payload(cart: UpgradeCart) -> dict:
 def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
     """Place the upgrade order of a cart. Idempotent: a replay of the key, or a second Place
     order of the same cart, returns the first run; concurrent submits wait on the cart's row
-    lock and then find it. Locks the tenant's admins out and queues the run on commit."""
+    lock and then find it. Locks the tenant's admins out and queues the run on commit; a cart
+    with a maintenance window makes a scheduled run instead: nothing charged, locked or
+    queued until the reconciler starts it at the window (the one-active-run constraint holds
+    it all the same)."""
     cart_id = cart.pk if isinstance(cart, UpgradeCart) else int(cart)
     replay = UpgradeRun.objects.filter(
         tenant=tenant, order__idempotency_key=idempotency_key
@@ -160,6 +181,10 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             raise DomainError(
                 _("This order cannot be paid by invoice."), code="invoice_not_allowed"
             )
+        if cart.scheduled_for is not None:
+            window_check(
+                scheduled_for=cart.scheduled_for, now=clock.now(), time_zone=tenant.time_zone
+            )
         payload = _order_payload(cart)
         order, _created = order_get_or_create(
             tenant=tenant,
@@ -176,6 +201,8 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             actor=actor,
         )
         now = clock.now()
+        scheduled = cart.scheduled_for is not None
+        first_state = RunState.SCHEDULED if scheduled else RunState.PLACED
         try:
             with transaction.atomic():
                 run = UpgradeRun.objects.create(
@@ -183,45 +210,270 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                     source=cart.source,
                     target=cart.target,
                     order=order,
+                    state=first_state,
+                    scheduled_for=cart.scheduled_for,
                     placed_by=recorded_actor(actor),
                     placed_at=now,
                     heartbeat_at=timezone.now(),
-                    step_times={RunState.PLACED: now.isoformat()},
+                    step_times={first_state: now.isoformat()},
                     estimate=duration_estimate(
                         users=subscription_assigned_count(subscription=cart.source)
                     ).as_json(),
                 )
-                admin_lock_acquire(
-                    tenant=tenant,
-                    holder=run,
-                    reason="upgrade in progress",
-                    status_url=engine.status_url(run),
-                )
+                if not scheduled:
+                    admin_lock_acquire(
+                        tenant=tenant,
+                        holder=run,
+                        reason="upgrade in progress",
+                        status_url=engine.status_url(run),
+                    )
         except IntegrityError:
             raise DomainError(
                 _("Another upgrade on this organisation is already running."),
                 code="upgrade_in_progress",
             ) from None
-        run.events.create(
-            from_state="", to_state=RunState.PLACED, at=now, actor=recorded_actor(actor)
-        )
+        run.events.create(from_state="", to_state=first_state, at=now, actor=recorded_actor(actor))
         cart.order = order
         cart.save(update_fields=["order"])
+        data = {
+            "order": order.pk,
+            "source": cart.source_id,
+            "target": cart.target.code,
+            "quantity": cart.quantity,
+            "total": str(order.total),
+        }
+        if scheduled:
+            data["scheduled_for"] = cart.scheduled_for.isoformat()
         audit_event_record(
             tenant=tenant,
             actor=actor,
             action="upgrade.place",
             target=f"upgrade_run:{run.pk}",
+            data=data,
+        )
+        if not scheduled:
+            _enqueue(run.pk)
+    return run
+
+
+# --- Scheduled runs: cancel, move, start at the window --------------------------------------
+
+
+def _scheduled_run_locked(*, tenant, actor, run_id: int) -> UpgradeRun:
+    """The tenant's run, row-locked, if the actor may change it and it has not started.
+    Caller owns the transaction."""
+    access = _access_for(tenant=tenant, actor=actor)
+    if not access.can(Cap.PURCHASE):
+        raise DomainError(
+            _("Only Global and Billing admins can change a scheduled upgrade."),
+            code="forbidden",
+        )
+    run = (
+        UpgradeRun.objects.select_for_update(of=("self",))
+        .select_related("tenant", "source__product", "target")
+        .filter(tenant=tenant, pk=run_id)
+        .first()
+    )
+    if run is None:
+        raise DomainError(_("That upgrade does not exist."), code="not_found")
+    admin_lock_enforce(tenant=tenant, actor=actor)
+    if run.state != RunState.SCHEDULED:
+        if run.is_terminal:
+            message = _("This upgrade is no longer scheduled: it is %(state)s.") % {
+                "state": RunState(run.state).label
+            }
+        else:
+            message = _("This upgrade has already started: it can no longer be cancelled or moved.")
+        raise DomainError(message, code="run_not_scheduled")
+    return run
+
+
+def upgrade_run_cancel(*, tenant, actor, run_id: int, reason: str = "") -> UpgradeRun:
+    """Cancel a scheduled upgrade before its window starts: the run and its order end
+    cancelled. Nothing was charged and no lock was taken, so nothing is given back."""
+    with transaction.atomic():
+        run = _scheduled_run_locked(tenant=tenant, actor=actor, run_id=run_id)
+        run_transition(run=run, to=RunState.CANCELLED, actor=actor, reason=reason)
+        Order.objects.filter(pk=run.order_id).update(state=Order.State.CANCELLED)
+        when = window_words(run.scheduled_for, time_zone=tenant.time_zone)
+        notification_create(
+            tenant=tenant,
+            level=Notification.Level.INFO,
+            message=_(
+                "The upgrade to %(target)s scheduled for %(when)s was cancelled. Nothing was "
+                "charged; your users stay on %(source)s."
+            )
+            % {"target": run.target.name, "when": when, "source": run.source.product.name},
+            link=engine.status_url(run),
+        )
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="upgrade.cancel",
+            target=f"upgrade_run:{run.pk}",
+            reason=reason,
+            data={"order": run.order_id, "scheduled_for": run.scheduled_for.isoformat()},
+        )
+    return run
+
+
+def _order_repriced(*, order: Order, source: Subscription, target, as_of) -> dict:
+    """The order's payload priced as of another day: the same items, payment and addresses."""
+    frozen = order.snapshot
+    quote = quote_build(
+        source=source,
+        target=target,
+        quantity=frozen["quantity"],
+        billing_frequency=frozen["billing_frequency"],
+        addons=list(selectors.upgrade_addon_list(source=source)),
+        as_of=as_of,
+    )
+    items = _Items(quantity=frozen["quantity"], billing_frequency=frozen["billing_frequency"])
+    payload = {
+        **quote_as_snapshot(quote=quote, source=source, target=target, cart=items),
+        "payment_method": order.payment_method,
+        "po_number": frozen.get("po_number", ""),
+        "sold_to": frozen.get("sold_to", {}),
+        "billed_to": frozen.get("billed_to", {}),
+        "credit_check_required": credit_check_required(
+            total=quote.total, payment_method=order.payment_method
+        ),
+    }
+    if order.payment_method == PaymentMethod.INVOICE:
+        profile = getattr(order.tenant, "billing_profile", None)
+        if not invoice_allowed(
+            total=quote.total, invoice_eligible=bool(profile and profile.invoice_eligible)
+        ):
+            raise DomainError(
+                _(
+                    "On that day the amount to pay is below the minimum for paying by invoice. "
+                    "Choose another day, or cancel this upgrade and order again paying by card."
+                ),
+                code="invoice_not_allowed",
+            )
+    return payload
+
+
+class _Items:
+    """What quote_as_snapshot reads of a cart: the quantity and billing bought."""
+
+    def __init__(self, *, quantity: int, billing_frequency: str):
+        self.quantity = quantity
+        self.billing_frequency = billing_frequency
+
+
+def upgrade_run_reschedule(*, tenant, actor, run_id: int, scheduled_for) -> UpgradeRun:
+    """Move a scheduled upgrade to another window (the same bounds as at checkout). When the
+    day changes the order is priced again as of the new day (nothing is charged before the
+    start, so its snapshot and total may change); refused when the source changed since the
+    order was placed: its prices no longer apply, and the admin cancels and orders again."""
+    with transaction.atomic():
+        run = _scheduled_run_locked(tenant=tenant, actor=actor, run_id=run_id)
+        window_check(scheduled_for=scheduled_for, now=clock.now(), time_zone=tenant.time_zone)
+        # The order, then the source and its add-ons by pk: the engine's order.
+        order = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("tenant__billing_profile")
+            .get(pk=run.order_id)
+        )
+        list(
+            Subscription.objects.select_for_update(of=("self",))
+            .filter(Q(pk=run.source_id) | Q(parent_id=run.source_id))
+            .order_by("pk")
+        )
+        source = Subscription.objects.select_related("product", "tenant").get(pk=run.source_id)
+        if snapshot_source_changed(snapshot=order.snapshot, source=source):
+            raise DomainError(
+                _(
+                    "%(source)s changed since this upgrade was scheduled (its licenses, add-ons, "
+                    "paid period or status), so its prices no longer apply. Cancel this upgrade "
+                    "and start a new one from the Upgrade tab."
+                )
+                % {"source": source.product.name},
+                code="order_outdated",
+            )
+        previous = {"scheduled_for": run.scheduled_for.isoformat(), "total": str(order.total)}
+        as_of = window_as_of(scheduled_for)
+        if as_of != snapshot_credit_from(order.snapshot):
+            payload = _order_repriced(order=order, source=source, target=run.target, as_of=as_of)
+            order.snapshot = payload
+            order.total = snapshot_total(payload)
+            order.request_fingerprint = order_fingerprint(payload)
+            order.save(update_fields=["snapshot", "total", "request_fingerprint"])
+        run.scheduled_for = scheduled_for
+        run.save(update_fields=["scheduled_for"])
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="upgrade.reschedule",
+            target=f"upgrade_run:{run.pk}",
             data={
+                **previous,
                 "order": order.pk,
-                "source": cart.source_id,
-                "target": cart.target.code,
-                "quantity": cart.quantity,
-                "total": str(order.total),
+                "new_scheduled_for": scheduled_for.isoformat(),
+                "new_total": str(order.total),
             },
         )
-        _enqueue(run.pk)
+    run.order = order
     return run
+
+
+def run_start_blockers(*, run: UpgradeRun) -> list[plan.Blocker]:
+    """What would make a scheduled run fail if its window started now: the plan's blockers,
+    and a source that changed since the order was priced (its frozen credit would be wrong).
+    A read."""
+    found = list(plan.run_blockers(run=run))
+    source = run.source
+    if run.state == RunState.SCHEDULED and snapshot_source_changed(
+        snapshot=run.order.snapshot, source=source
+    ):
+        found.append(
+            plan.Blocker(
+                code="order_outdated",
+                message=_(
+                    "%(source)s changed since this upgrade was scheduled (its licenses, "
+                    "add-ons, paid period or status), so its prices no longer apply."
+                )
+                % {"source": source.product.name},
+                remedy=_("Cancel this upgrade and start a new one from the Upgrade tab."),
+            )
+        )
+    return found
+
+
+def _scheduled_run_start(*, pk: int, now) -> str | None:
+    """Start a scheduled run whose window has begun: fail it (nothing was charged) if it
+    would fail anyway, else lock the tenant's admins out and queue it, as Place order does.
+    Returns "started", "failed_at_start" or None (not due, or another process holds it)."""
+    with transaction.atomic():
+        run = engine.run_lock(pk, state=RunState.SCHEDULED, scheduled_for__lte=now)
+        if run is None:
+            return None
+        blockers = run_start_blockers(run=run)
+        if blockers:
+            # As a failure of its first step: a support retry starts it from the beginning.
+            engine.run_fail(run=run, reason=blockers[0].message, step=RunState.PLACED)
+            return "failed_at_start"
+        run_transition(run=run, to=RunState.PLACED, reason="maintenance window started")
+        # A lock the tenant already has (never a run's: one active run per tenant) raises
+        # here and rolls the start back: the run stays scheduled for the next pass.
+        admin_lock_acquire(
+            tenant=run.tenant,
+            holder=run,
+            reason="upgrade in progress",
+            status_url=engine.status_url(run),
+        )
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["heartbeat_at"])
+        audit_event_record(
+            tenant=run.tenant,
+            actor=None,
+            action="upgrade.start",
+            target=f"upgrade_run:{run.pk}",
+            data={"scheduled_for": run.scheduled_for.isoformat()},
+        )
+        _enqueue(run.pk)
+    return "started"
 
 
 # --- Support actions and the reconciler ----------------------------------------------------
@@ -357,8 +609,19 @@ def _stalled_run_resend(*, pk: int, cutoff, max_attempts: int) -> str | None:
 def upgrade_runs_reconcile() -> dict:
     """The periodic safety net. Re-enqueues runs whose heartbeat stopped (a killed worker's
     message comes back only after the broker's visibility timeout), fails runs that keep
-    stopping, and applies the default to credit checks past their deadline."""
-    result = {"requeued": 0, "failed": 0, "credit_checks": 0}
+    stopping, applies the default to credit checks past their deadline, and starts the
+    scheduled runs whose maintenance window has begun (never one before it)."""
+    result = {"requeued": 0, "failed": 0, "credit_checks": 0, "started": 0, "failed_at_start": 0}
+    now = clock.now()
+    for pk in list(selectors.runs_due(now=now).values_list("pk", flat=True)):
+        try:
+            outcome = _scheduled_run_start(pk=pk, now=now)
+        except Exception:
+            log.exception("the reconciler could not start scheduled upgrade run %s", pk)
+            UpgradeRun.objects.filter(pk=pk).update(last_error=traceback.format_exc()[-2000:])
+            continue
+        if outcome:
+            result[outcome] += 1
     cutoff = engine.heartbeat_cutoff()
     max_attempts = settings.PORTAL_UPGRADE_MAX_ATTEMPTS
     for pk in list(selectors.runs_stalled(before=cutoff).values_list("pk", flat=True)):

@@ -27,7 +27,8 @@ RESUMABLE = frozenset({RunState.PLACED, RunState.PROVISIONING})
 TRANSITIONS = TransitionTable(
     choices=RunState,
     allowed={
-        RunState.SCHEDULED: frozenset({RunState.PLACED, RunState.CANCELLED}),
+        # FAILED: what would stop it holds when its window starts (nothing is charged yet).
+        RunState.SCHEDULED: frozenset({RunState.PLACED, RunState.CANCELLED, RunState.FAILED}),
         RunState.PLACED: frozenset(
             {RunState.AWAITING_CREDIT_CHECK, RunState.PROVISIONING, RunState.FAILED}
         ),

@@ -4,6 +4,7 @@ a service or selector, and render."""
 
 import datetime as dt
 from functools import wraps
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.http import Http404
@@ -21,9 +22,9 @@ from portal.htmx import is_fragment_request, page_or_partial
 from portal.roles import Cap
 
 from .. import forms, selectors, services
-from ..eligibility import Remedy
+from ..eligibility import ReasonCode, Remedy
 from ..models import RunState
-from ..quote import quote_build
+from ..quote import quote_build, window_as_of
 from ..transitions import STEPS
 
 # Where a reason's remedy sends the admin. Unpaid invoices and their "Pay now" buttons are
@@ -80,20 +81,40 @@ def _still_eligible(request, cart):
 
 # --- Upgrade tab ---------------------------------------------------------------------------
 
+IN_PROGRESS = ReasonCode.UPGRADE_IN_PROGRESS
+
+
+def _scheduled_reason(reason):
+    """ "Another upgrade is running" said of an upgrade that waits for its window."""
+    return SimpleNamespace(
+        code=reason.code,
+        message=_("An upgrade of this organisation is scheduled (see above)."),
+        remedy=_("Cancel it to choose another plan, or wait until it has finished."),
+        temporary=True,
+        action=None,
+    )
+
 
 @tenant_view()
 def upgrade_tab(request, subscription_id):
     tenant = request.tenant
     subscription = subscription_get(tenant=tenant, pk=subscription_id)
     eligibility = selectors.eligibility_for(access=request.access, subscription=subscription)
+    scheduled_run = selectors.upgrade_run_scheduled_get(tenant=tenant)
+    # Read once: the banner of base.html uses it too (upgrades.templatetags.upgrade_schedule).
+    request.upgrade_scheduled_run = scheduled_run
     reasons = [
-        {"reason": r, "url": _remedy_url(r.action, tenant, subscription)}
+        {
+            "reason": _scheduled_reason(r) if scheduled_run and r.code == IN_PROGRESS else r,
+            "url": _remedy_url(r.action, tenant, subscription),
+        }
         for r in eligibility.reasons
     ]
     return render(
         request,
         "upgrades/tab.html",
         {
+            "scheduled_run": scheduled_run,
             "subscription": subscription,
             "subscription_url": _subscription_url(tenant, subscription.pk),
             "eligibility": eligibility,
@@ -157,6 +178,7 @@ def upgrade_cart(request, cart):
         quantity=cart.quantity,
         billing_frequency=cart.billing_frequency,
         addons=list(selectors.upgrade_addon_list(source=cart.source)),
+        as_of=window_as_of(cart.scheduled_for),
     )
     return render(
         request,
@@ -190,7 +212,7 @@ def upgrade_checkout(request, cart):
         )
         return redirect("upgrade_cart", request.tenant.slug, cart.pk)
     editing = request.GET.get("change") or request.POST.get("section")
-    section_form = None
+    section_form = window_form = None
     status = 200
     if editing in SECTIONS:
         initial = dict(cart.sold_to if editing == "sold_to" else cart.billed_to)
@@ -206,6 +228,22 @@ def upgrade_checkout(request, cart):
                     cart=cart, actor=request.user, po_number=po_number, **{editing: data}
                 )
                 return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
+            if editing == "when":
+                window_form = _window_form(cart, request.POST)
+                if window_form.is_valid():
+                    try:
+                        services.upgrade_checkout_window_set(
+                            cart=cart,
+                            actor=request.user,
+                            scheduled_for=window_form.cleaned_data["scheduled_for"],
+                        )
+                    except DomainError as error:
+                        if error.code not in WINDOW_ERRORS:
+                            raise
+                        # Bounds are a field's error: shown beside it, nothing changed.
+                        window_form.add_error("date", error.message)
+                    else:
+                        return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
             if editing == "payment":
                 payment = forms.PaymentForm(request.POST)
                 if payment.is_valid():
@@ -219,11 +257,15 @@ def upgrade_checkout(request, cart):
             messages.error(request, error.message)
             return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
         status = 400
+    if window_form is None:
+        window_form = _window_form(cart)
     return render(
         request,
         "upgrades/checkout.html",
         {
             "cart": cart,
+            "window_form": window_form,
+            "window_zone": window_form.zone.key,
             "option": option,
             "snapshot": cart.snapshot,
             "editing": editing,
@@ -235,6 +277,25 @@ def upgrade_checkout(request, cart):
         },
         status=status,
     )
+
+
+# A window out of bounds is the window field's error, not the page's.
+WINDOW_ERRORS = frozenset({"window_too_soon", "window_too_far"})
+
+
+def _window_form(cart, data=None, *, allow_now=True, scheduled_for=None):
+    """Checkout's "When" (and the reschedule page's): a date and time in the tenant's zone."""
+    zone = services.window_zone(cart.tenant.time_zone)
+    scheduled_for = scheduled_for or getattr(cart, "scheduled_for", None)
+    initial = {"when": forms.MaintenanceWindowForm.NOW}
+    if scheduled_for is not None:
+        local = scheduled_for.astimezone(zone)
+        initial = {
+            "when": forms.MaintenanceWindowForm.WINDOW,
+            "date": local.date(),
+            "time": local.time().replace(second=0, microsecond=0),
+        }
+    return forms.MaintenanceWindowForm(data, initial=initial, zone=zone, allow_now=allow_now)
 
 
 # Place order stays reachable while the tenant is locked: a second click after the first one
@@ -273,6 +334,18 @@ def _steps(run):
     """The status page's step list, from the times the run entered each step."""
     entered = {state: dt.datetime.fromisoformat(at) for state, at in (run.step_times or {}).items()}
     current = run.failed_step if run.state == RunState.FAILED else run.state
+    if current not in STEPS:
+        # Ended off the path (cancelled before its window, declined): the steps it entered
+        # are done, none is current, the rest were never reached.
+        return [
+            {
+                "label": RunState(step).label,
+                "at": entered.get(step),
+                "status": "done" if step in entered else "pending",
+            }
+            for step in STEPS
+            if step in entered or step not in (RunState.SCHEDULED, RunState.AWAITING_CREDIT_CHECK)
+        ]
     rows, reached = [], True
     for step in STEPS:
         if step in (RunState.SCHEDULED, RunState.AWAITING_CREDIT_CHECK) and step not in entered:
