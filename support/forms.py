@@ -83,3 +83,20 @@ class RunSearchForm(forms.Form):
     def clean_age(self):
         age = self.cleaned_data["age"]
         return age if age in AGES else ""
+
+
+class SupportAnswerForm(forms.Form):
+    """The answer to an admin's support request: the tenant's admins read it as it is."""
+
+    answer = forms.CharField(
+        label=_("Answer"),
+        max_length=4000,
+        strip=True,
+        help_text=_(
+            "The organisation's admins read it in their notifications and on their requests "
+            "page; it is kept in the audit log with your name."
+        ),
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 70}),
+        validators=[no_control_characters_but_line_breaks],
+        error_messages={"required": _("Write the answer the admins will read.")},
+    )

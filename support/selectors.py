@@ -16,6 +16,7 @@ from portal.api.selectors import api_token_lockout_list
 from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
 from portal.signin import SignInLockout, signin_lockout_list
 from upgrades import selectors as upgrade_selectors
+from upgrades.models import RunState, SupportRequest
 
 # Age filters of the run search: placed within / more than this long ago.
 AGES = {
@@ -129,3 +130,45 @@ def support_signin_lockout_list() -> list[SignInLockout]:
     """Every account and address refused sign-in now, most recently locked first, then every
     address the API holds back for token guessing."""
     return signin_lockout_list() + api_token_lockout_list()
+
+
+# --- Support requests and scheduled runs ---------------------------------------------------
+
+
+def _support_requests():
+    return SupportRequest.objects.select_related(
+        "tenant", "subscription__product", "run__target", "created_by", "answered_by"
+    )
+
+
+def support_request_queue(*, limit: int = PAGE) -> dict:
+    """Open requests first (oldest first: they have waited longest), then the latest answered."""
+    return {
+        "open": _support_requests()
+        .filter(state=SupportRequest.State.OPEN)
+        .order_by("created_at", "pk")[:limit],
+        "answered": _support_requests()
+        .filter(state=SupportRequest.State.ANSWERED)
+        .order_by("-answered_at", "-pk")[:limit],
+    }
+
+
+def support_request_open_count() -> int:
+    return SupportRequest.objects.filter(state=SupportRequest.State.OPEN).count()
+
+
+def support_request_get(*, pk: int) -> SupportRequest:
+    return get_object_or_404(_support_requests(), pk=pk)
+
+
+def support_run_requests(*, run):
+    return _support_requests().filter(run=run).order_by("-created_at", "-pk")
+
+
+def support_scheduled_runs(*, limit: int = PAGE):
+    """Runs waiting for their maintenance window, the soonest first."""
+    return (
+        upgrade_selectors.upgrade_run_list(tenant=None, state=RunState.SCHEDULED)
+        .select_related("placed_by")
+        .order_by("scheduled_for", "pk")[:limit]
+    )

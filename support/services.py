@@ -3,14 +3,23 @@ event; the upgrade actions are the upgrades app's own services (which audit them
 
 from axes.utils import reset as axes_reset
 from django.db import transaction
+from django.urls import reverse
+from django.utils import translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
+from portal import clock
 from portal.api.selectors import api_token_lockout_list
 from portal.api.services import api_token_lockout_lift
 from portal.errors import DomainError
-from portal.models import AdminLock, ServiceIncident, Tenant
+from portal.models import AdminLock, Notification, ServiceIncident, Tenant
 from portal.roles import is_support
-from portal.services import audit_event_record, incident_open, incident_resolve
+from portal.services import (
+    audit_event_record,
+    incident_open,
+    incident_resolve,
+    notification_create,
+)
 from portal.signin import (
     ACCOUNT,
     ADDRESS,
@@ -20,7 +29,10 @@ from portal.signin import (
     signin_lockouts_for,
 )
 from upgrades import services as upgrade_services
-from upgrades.models import TERMINAL_STATES, UpgradeRun
+from upgrades.models import TERMINAL_STATES, SupportRequest, UpgradeRun
+
+# Notification.message's length: a long answer is cut there (the whole is on the requests page).
+NOTIFICATION_MAX_LENGTH = Notification._meta.get_field("message").max_length
 
 
 def _support_only(actor) -> None:
@@ -153,3 +165,45 @@ def support_signin_unlock(*, kind: str, subject: str, actor, reason: str) -> Sig
             },
         )
     return lockout
+
+
+def support_request_answer(*, support_request: SupportRequest, actor, answer: str):
+    """Answer an admin's request: it becomes answered (once: a second answer is refused), the
+    answer is audited and the tenant's admins get it as a notification that links to their
+    requests."""
+    _support_only(actor)
+    answer = (answer or "").strip()
+    if not answer:
+        raise DomainError(_("Write the answer the admins will read."), code="answer_required")
+    with transaction.atomic():
+        locked = SupportRequest.objects.select_for_update(of=("self",)).get(pk=support_request.pk)
+        if locked.state != SupportRequest.State.OPEN:
+            raise DomainError(_("This request is already answered."), code="answered")
+        locked.state = SupportRequest.State.ANSWERED
+        locked.answer = answer
+        locked.answered_by = actor
+        locked.answered_at = clock.now()
+        locked.save(update_fields=["state", "answer", "answered_by", "answered_at"])
+        tenant = Tenant.objects.get(pk=locked.tenant_id)
+        audit_event_record(
+            tenant=tenant,
+            actor=actor,
+            action="support_request.answer",
+            target=f"support_request:{locked.pk}",
+            reason=answer,
+            data={"run": locked.run_id, "subscription": locked.subscription_id},
+        )
+        link = reverse("support_request_create", args=[tenant.slug]) + f"#request-{locked.pk}"
+        # In the organisation's language, not the support engineer's.
+        with translation.override(tenant.language):
+            message = _("Support answered your request #%(number)s: %(answer)s") % {
+                "number": locked.pk,
+                "answer": answer,
+            }
+        notification_create(
+            tenant=tenant,
+            level=Notification.Level.INFO,
+            message=Truncator(message).chars(NOTIFICATION_MAX_LENGTH),
+            link=link,
+        )
+    return locked

@@ -30,4 +30,15 @@ urlpatterns = [
         views.incident_resolve,
         name="support_incident_resolve",
     ),
+    path("requests/", views.support_requests, name="support_requests"),
+    path(
+        "requests/<int:support_request_id>/",
+        views.support_request_detail,
+        name="support_request",
+    ),
+    path(
+        "requests/<int:support_request_id>/answer/",
+        views.support_request_answer,
+        name="support_request_answer",
+    ),
 ]

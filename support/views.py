@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from portal.errors import DomainError
 from portal.roles import is_support
+from upgrades.help import support_topic_label
 from upgrades.models import RunState
 from upgrades.selectors import upgrade_run_events
 
@@ -25,6 +26,7 @@ from .forms import (
     ReasonForm,
     RunSearchForm,
     SignInUnlockForm,
+    SupportAnswerForm,
 )
 
 
@@ -69,6 +71,7 @@ def _render_run(request, run, *, status=200, **forms):
         "retry_form": forms.get("retry_form") or ReasonForm(),
         "awaiting": run.state == RunState.AWAITING_CREDIT_CHECK,
         "failed": run.state == RunState.FAILED,
+        "support_requests": selectors.support_run_requests(run=run),
     }
     return render(request, "support/run.html", context, status=status)
 
@@ -86,6 +89,8 @@ def console(request):
             "incidents": selectors.support_incident_list(open_only=True),
             "waiting": selectors.support_run_search(state=RunState.AWAITING_CREDIT_CHECK),
             "failed": selectors.support_run_search(state=RunState.FAILED)[:20],
+            "scheduled": selectors.support_scheduled_runs(),
+            "open_requests": selectors.support_request_open_count(),
         },
     )
 
@@ -285,3 +290,52 @@ def signin_unlock(request):
         return redirect("support_signin_lockouts")
     refused = [str(e) for errors in form.errors.values() for e in errors]
     return _render_signin_lockouts(request, status=400, refused=refused)
+
+
+# --- Support requests ----------------------------------------------------------------------
+
+
+@support_view
+def support_requests(request):
+    queue = {name: list(items) for name, items in selectors.support_request_queue().items()}
+    for item in (*queue["open"], *queue["answered"]):
+        item.topic_label = support_topic_label(item.topic)
+    return render(request, "support/requests.html", queue)
+
+
+def _render_request(request, support_request, *, status=200, answer_form=None):
+    return render(
+        request,
+        "support/request.html",
+        {
+            "item": support_request,
+            "topic": support_topic_label(support_request.topic),
+            "answer_form": answer_form or SupportAnswerForm(),
+        },
+        status=status,
+    )
+
+
+@support_view
+def support_request_detail(request, support_request_id):
+    return _render_request(request, selectors.support_request_get(pk=support_request_id))
+
+
+@support_view
+@require_POST
+def support_request_answer(request, support_request_id):
+    item = selectors.support_request_get(pk=support_request_id)
+    form = SupportAnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_request_answer(
+                support_request=item, actor=request.user, answer=form.cleaned_data["answer"]
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request, _("Answer sent: the organisation's admins get it as a notification.")
+            )
+            return redirect("support_request", support_request_id=item.pk)
+    return _render_request(request, item, status=400, answer_form=form)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict
 
@@ -14,7 +15,7 @@ from billing.api import Product
 from billing.models import BillingFrequency, PaymentMethod
 from billing.selectors import subscription_get
 from portal.api.auth import TokenAuth, admin_lock_check
-from portal.api.errors import api_responses
+from portal.api.errors import ApiError, api_responses
 from portal.api.fields import (
     DateTimeText,
     Id,
@@ -27,7 +28,7 @@ from portal.api.fields import (
 from portal.api.services import api_idempotent_call, idempotency_fingerprint
 from portal.roles import Cap
 
-from . import selectors, services
+from . import report, selectors, services
 from .eligibility import Eligibility as EligibilityResult
 from .eligibility import Reason as ReasonResult
 from .models import RunState
@@ -329,3 +330,184 @@ def upgrade_status(request, tenant_slug: TenantSlug, run_id: PathId):
     """Readable while the tenant is locked by an upgrade."""
     run = selectors.upgrade_run_get(tenant=request.tenant, pk=run_id)
     return run_json(run, events=selectors.upgrade_run_events(run=run))
+
+
+# --- Report ----------------------------------------------------------------------------------
+
+
+class ReportAddon(Schema):
+    subscription_id: int | None
+    product: str
+    name: str
+    holders: int | None = Field(description="Users who held it when the run changed it.")
+
+
+class ReportInvoiceLine(Schema):
+    description: str
+    kind: str
+    quantity: int
+    amount: str = Field(description="Decimal amount; negative for a credit.")
+    credit: bool
+
+
+class ReportInvoice(Schema):
+    number: str
+    issued_at: DateTimeText
+    state: str
+    total: str = Field(description="Decimal amount; negative for a credit note.")
+    lines: list[ReportInvoiceLine]
+
+
+class ReportMoney(Schema):
+    currency: str
+    charged: str = Field(description="Decimal: the sum of the charges of the order's invoices.")
+    credited: str = Field(description="Decimal: the sum of its credits (a positive amount).")
+    net: str
+    invoices: list[ReportInvoice]
+
+
+class ReportStep(Schema):
+    from_state: str | None = Field(alias="from")
+    to: str
+    at: DateTimeText
+    actor: str | None
+    reason: str
+
+
+class UpgradeReport(Schema):
+    id: int = Field(ge=1)
+    state: RunStateValue
+    state_label: str
+    source: Product
+    target: Product
+    source_subscription_id: int = Field(ge=1)
+    new_subscription_id: int | None
+    placed_at: DateTimeText
+    placed_by: str | None
+    finished_at: DateTimeText | None
+    failed_step: str | None
+    failure_reason: str | None
+    users_moved: int = Field(
+        ge=0, description="Users moved (and, for a failed run, moved back to the source)."
+    )
+    moved_back: bool = Field(description="True when the run failed and every user moved back.")
+    batches: int = Field(ge=0)
+    removed_addons: list[ReportAddon]
+    moved_addons: list[ReportAddon]
+    money: ReportMoney
+    steps: list[ReportStep] = Field(description="Every state change, oldest first.")
+    users_csv_url: str = Field(description="This API's CSV of every user moved.")
+    report_url: str = Field(description="The portal's printable report page.")
+
+
+def _finished_run(request, run_id: int) -> UpgradeRunModel:
+    run = report.report_run_get(tenant=request.tenant, pk=run_id)
+    if not report.report_available(run):
+        raise ApiError(
+            409,
+            "run_not_finished",
+            _("The report is ready once the upgrade has ended; it is %(state)s.")
+            % {"state": RunState(run.state).label.lower()},
+        )
+    return run
+
+
+def report_json(run: UpgradeRunModel) -> dict:
+    data = report.report_build(run=run, sample=0)
+    money = data["money"]
+    slug = run.tenant.slug
+    return {
+        "id": run.pk,
+        "state": run.state,
+        "state_label": str(RunState(run.state).label),
+        "source": {"code": run.source.product.code, "name": run.source.product.name},
+        "target": {"code": run.target.code, "name": run.target.name},
+        "source_subscription_id": run.source_id,
+        "new_subscription_id": run.new_subscription_id,
+        "placed_at": run.placed_at.isoformat(),
+        "placed_by": run.placed_by.get_username() if run.placed_by else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "failed_step": run.failed_step or None,
+        "failure_reason": run.failure_reason or None,
+        "users_moved": data["users_moved"],
+        "moved_back": data["moved_back"],
+        "batches": data["batch_count"],
+        "removed_addons": data["removed_addons"],
+        "moved_addons": data["moved_addons"],
+        "money": {
+            "currency": money["currency"],
+            "charged": str(money["charged"]),
+            "credited": str(money["credited"]),
+            "net": str(money["net"]),
+            "invoices": [
+                {
+                    "number": invoice["number"],
+                    "issued_at": invoice["issued_at"].isoformat(),
+                    "state": invoice["state"],
+                    "total": str(invoice["total"]),
+                    "lines": [
+                        {
+                            "description": line["description"],
+                            "kind": line["kind"],
+                            "quantity": line["quantity"],
+                            "amount": str(line["amount"]),
+                            "credit": line["credit"],
+                        }
+                        for line in invoice["lines"]
+                    ],
+                }
+                for invoice in money["invoices"]
+            ],
+        },
+        "steps": [
+            {
+                "from": step["from_state"] or None,
+                "to": step["to_state"],
+                "at": step["at"].isoformat(),
+                "actor": step["actor"],
+                "reason": step["reason"],
+            }
+            for step in data["steps"]
+        ],
+        "users_csv_url": reverse(
+            "api:upgrade_report_csv", kwargs={"tenant_slug": slug, "run_id": run.pk}
+        ),
+        "report_url": reverse("upgrade_report", args=[slug, run.pk]),
+    }
+
+
+@router.get(
+    "/upgrades/{api_id:run_id}/report",
+    auth=TokenAuth(Cap.VIEW, lock_exempt=True),
+    url_name="upgrade_report",
+    summary="The report of a finished upgrade run",
+    by_alias=True,
+    **api_responses({200: UpgradeReport}, 403, 409),
+)
+def upgrade_report(request, tenant_slug: TenantSlug, run_id: PathId):
+    """What the run did: add-ons removed and moved, amounts charged and credited, every step
+    with its time and actor, and how many users moved. The users themselves are in the CSV
+    (`users_csv_url`). Only a run that has ended (completed, failed, declined or cancelled)
+    has a report: 409 `run_not_finished` before. Readable while the tenant is locked."""
+    return report_json(_finished_run(request, run_id))
+
+
+_CSV_RESPONSES = api_responses({200: None}, 403, 409)
+_CSV_RESPONSES["openapi_extra"]["responses"][200] = {
+    "description": "A CSV (header line, then one line per user moved), streamed.",
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+}
+
+
+@router.get(
+    "/upgrades/{api_id:run_id}/report.csv",
+    auth=TokenAuth(Cap.VIEW, lock_exempt=True),
+    url_name="upgrade_report_csv",
+    summary="Every user a finished upgrade run moved, as CSV",
+    **_CSV_RESPONSES,
+)
+def upgrade_report_csv(request, tenant_slug: TenantSlug, run_id: PathId):
+    """One line per user: name, email, batch, batch time (UTC), from plan, to plan and outcome
+    (moved, or moved back for a failed run). Streamed: a run of any size is answered in
+    constant memory. 409 `run_not_finished` for a run that has not ended."""
+    return report.report_csv_response(_finished_run(request, run_id))

@@ -23,7 +23,13 @@ pytestmark = pytest.mark.django_db
 
 def _support_urls(**args):
     """Every URL of the console (so that a new one is covered without editing this test)."""
-    args = {"run_id": 1, "tenant_slug": "tenant-x", "incident_id": 1, **args}
+    args = {
+        "run_id": 1,
+        "tenant_slug": "tenant-x",
+        "incident_id": 1,
+        "support_request_id": 1,
+        **args,
+    }
     for pattern in support_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
         kwargs = {name: args[name] for name in pattern.pattern.converters}
