@@ -3,6 +3,7 @@ refuses a locked tenant, with the message its admins read on the lock page, and 
 a support engineer is not locked. The list of write services is checked against the modules, so
 a new service without the check fails here."""
 
+import datetime as dt
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ import licensing.api
 import licensing.services
 import portal.api.services
 import upgrades.checkout
+import upgrades.help
 import upgrades.services
 from billing.models import Status
 from billing.orders import PurchaseCart, purchase_quote
 from billing.pricing import Line
+from portal import clock
 from portal.api.services import api_token_create
 from portal.errors import AdminLocked
 from portal.models import AdminLock, Role
@@ -241,6 +244,30 @@ CASES = [
         ),
     ),
     Case(
+        upgrades.checkout,
+        "upgrade_checkout_window_set",
+        lambda w, user, m, a: upgrades.checkout.upgrade_checkout_window_set(
+            cart=w.cart, actor=user, scheduled_for=_window(days=2)
+        ),
+        prepare=lambda w: _checkout_open(w),
+    ),
+    Case(
+        upgrades.services,
+        "upgrade_run_cancel",
+        lambda w, user, m, a: upgrades.services.upgrade_run_cancel(
+            tenant=w.tenant, actor=user, run_id=w.run.pk, reason="not this week"
+        ),
+        prepare=lambda w: _scheduled(w),
+    ),
+    Case(
+        upgrades.services,
+        "upgrade_run_reschedule",
+        lambda w, user, m, a: upgrades.services.upgrade_run_reschedule(
+            tenant=w.tenant, actor=user, run_id=w.run.pk, scheduled_for=_window(days=5)
+        ),
+        prepare=lambda w: _scheduled(w),
+    ),
+    Case(
         portal.api.services,
         "api_token_create",
         lambda w, user, membership, a: portal.api.services.api_token_create(
@@ -252,6 +279,21 @@ CASES = [
 
 def _checkout_open(w) -> None:
     w.cart = upgrades.checkout.upgrade_checkout_open(cart=w.cart, actor=w.admin)
+
+
+def _window(*, days: int):
+    return (clock.now() + dt.timedelta(days=days)).replace(second=0, microsecond=0)
+
+
+def _scheduled(w) -> None:
+    """An upgrade scheduled for a maintenance window: it holds no lock until it starts."""
+    _checkout_open(w)
+    w.cart = upgrades.checkout.upgrade_checkout_window_set(
+        cart=w.cart, actor=w.admin, scheduled_for=_window(days=2)
+    )
+    w.run = upgrades.services.upgrade_place(
+        tenant=w.tenant, actor=w.admin, cart=w.cart, idempotency_key=w.cart.checkout_token
+    )
 
 
 def _unpaid_invoice(w) -> None:
@@ -319,12 +361,19 @@ GUARDED_MODULES = [
     billing.payments,
     licensing.services,
     upgrades.checkout,
+    upgrades.help,
     upgrades.services,
     portal.api.services,
 ]
 # A parameter naming the tenant (or something of one tenant) that a service writes to.
 TENANT_SCOPED = {"tenant", "access", "cart", "membership", "token"}
 NOT_GUARDED = {
+    "upgrades.help.support_request_create": "Contact support stays open while the tenant is "
+    "locked, by design: the admins an upgrade locks out need help most (it changes nothing of "
+    "the tenant's services; at most 10 open requests per tenant)",
+    "upgrades.help.support_request_subject_get": "a read: what a support request is about",
+    "upgrades.help.support_request_get": "a read",
+    "upgrades.help.support_request_list": "a read",
     "billing.services.subscription_create": "a low-level step of the upgrade run (the lock "
     "holder) and of purchase fulfilment, both behind a guarded service",
     "billing.orders.order_get_or_create": "runs inside purchase_place and upgrade_place, which "
