@@ -3,13 +3,14 @@ by the Idempotency-Key header) and the run's status. Mounted under
 /api/v1/tenants/<tenant_slug>/ by config/api.py. Placing goes through the same services as the
 pages: cart, checkout (the pricing snapshot is frozen), place order."""
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 from billing.api import Product
 from billing.models import BillingFrequency, PaymentMethod
@@ -150,6 +151,14 @@ class UpgradeEvent(Schema):
     reason: str
 
 
+class DurationEstimate(Schema):
+    users: int = Field(ge=0)
+    seconds: float = Field(ge=0, description="Expected, from the start of the work to completed.")
+    low: float = Field(ge=0)
+    high: float = Field(ge=0)
+    runs: int = Field(ge=0, description="Completed runs it learnt from (0: a rough default).")
+
+
 class UpgradeRun(Schema):
     id: int = Field(ge=1)
     state: RunStateValue
@@ -163,6 +172,12 @@ class UpgradeRun(Schema):
     failure_reason: str | None
     placed_at: DateTimeText
     finished_at: DateTimeText | None
+    scheduled_for: DateTimeText | None = Field(
+        description="The maintenance window's start (null: started when placed)."
+    )
+    estimate: DurationEstimate | None = Field(
+        description="The expected duration when the order was placed."
+    )
     order: RunOrder
     status_url: str = Field(description="The portal's status page.")
     # Only on a single run (status, or placing one); never in a list.
@@ -191,6 +206,12 @@ def run_json(run: UpgradeRunModel, *, events=None) -> dict:
         "failure_reason": run.failure_reason or None,
         "placed_at": run.placed_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+        "estimate": {
+            name: run.estimate[name] for name in ("users", "seconds", "low", "high", "runs")
+        }
+        if run.estimate
+        else None,
         "order": {
             "id": order.pk,
             "total": str(order.total),
@@ -226,6 +247,19 @@ class UpgradeRequest(Schema):
     )
     payment_method: Literal[tuple(PaymentMethod.values)] | None = None
     po_number: text(60) | None = None
+    start_at: dt.datetime | None = Field(
+        None,
+        description="Start in a maintenance window at this time (ISO 8601 with a UTC offset): "
+        "at least an hour ahead, within 14 days. Until then nothing is charged and the admins "
+        "are not locked out. Omitted: the upgrade starts at once.",
+    )
+
+    @field_validator("start_at")
+    @classmethod
+    def _aware(cls, value):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, e.g. 2026-12-10T22:00:00+01:00")
+        return value
 
 
 def _place(request, body: UpgradeRequest) -> tuple[int, dict]:
@@ -250,6 +284,10 @@ def _place(request, body: UpgradeRequest) -> tuple[int, dict]:
             actor=request.access.user,
             payment_method=body.payment_method,
             po_number=body.po_number,
+        )
+    if body.start_at is not None:
+        cart = services.upgrade_checkout_window_set(
+            cart=cart, actor=request.access.user, scheduled_for=body.start_at
         )
     run = services.upgrade_place(
         tenant=request.tenant,
@@ -288,7 +326,9 @@ def upgrade_place(
         tenant=request.tenant,
         key=idempotency_key,
         # The fields as sent (exclude_unset): the same fingerprint as the raw JSON body.
-        fingerprint=idempotency_fingerprint(request, body.model_dump(exclude_unset=True)),
+        fingerprint=idempotency_fingerprint(
+            request, body.model_dump(mode="json", exclude_unset=True)
+        ),
         perform=lambda: _place(request, body),
     )
     response["Idempotent-Replayed"] = "true" if replayed else "false"
@@ -329,6 +369,32 @@ def upgrade_list(
 def upgrade_status(request, tenant_slug: TenantSlug, run_id: PathId):
     """Readable while the tenant is locked by an upgrade."""
     run = selectors.upgrade_run_get(tenant=request.tenant, pk=run_id)
+    return run_json(run, events=selectors.upgrade_run_events(run=run))
+
+
+class CancelRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: text(300) | None = None
+
+
+@router.post(
+    "/upgrades/{api_id:run_id}/cancel",
+    auth=TokenAuth(Cap.PURCHASE),
+    url_name="upgrade_cancel",
+    summary="Cancel a scheduled upgrade before its window",
+    by_alias=True,
+    exclude_unset=True,
+    **api_responses({200: UpgradeRun}, 400, 403, 409, 413, 422, 423),
+)
+def upgrade_cancel(request, tenant_slug: TenantSlug, run_id: PathId, body: CancelRequest):
+    """Only before its window starts: nothing was charged and nobody was locked out, and
+    nothing is. A run that has started is refused with 409 `run_not_scheduled`."""
+    run = selectors.upgrade_run_get(tenant=request.tenant, pk=run_id)
+    services.upgrade_run_cancel(
+        tenant=request.tenant, actor=request.access.user, run_id=run.pk, reason=body.reason or ""
+    )
+    run = selectors.upgrade_run_get(tenant=request.tenant, pk=run.pk)
     return run_json(run, events=selectors.upgrade_run_events(run=run))
 
 

@@ -23,7 +23,7 @@ WWW_AUTHENTICATE = 'Bearer realm="api"'
 
 # Domain errors whose code says the request conflicts with the current state of a resource
 # rather than with a rule about its content.
-CONFLICT_CODES = frozenset({"idempotency_key_reused", "upgrade_in_progress"})
+CONFLICT_CODES = frozenset({"idempotency_key_reused", "upgrade_in_progress", "run_not_scheduled"})
 # A write service refusing a locked tenant answers as the authentication does: 423.
 LOCKED_CODE = "admin_locked"
 

@@ -176,6 +176,8 @@ RUN_KEYS = [
     "failure_reason",
     "placed_at",
     "finished_at",
+    "scheduled_for",
+    "estimate",
     "order",
     "status_url",
 ]
