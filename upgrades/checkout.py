@@ -96,9 +96,13 @@ def window_words(moment: dt.datetime, *, time_zone: str) -> str:
     }
 
 
-def window_check(*, scheduled_for: dt.datetime, now: dt.datetime, time_zone: str) -> None:
+def window_check(
+    *, scheduled_for: dt.datetime, now: dt.datetime, time_zone: str, source=None
+) -> None:
     """A window starts at least WINDOW_MIN_LEAD and at most WINDOW_MAX_AHEAD after `now` (the
-    clock's). Raises a DomainError naming the bound in the tenant's time."""
+    clock's), and, given the source, on a day before its paid period ends (it would expire or
+    renew first, and the frozen prices would no longer apply). Raises a DomainError naming the
+    bound in the tenant's time."""
     if scheduled_for.tzinfo is None:
         raise ValueError("a maintenance window is an aware datetime")
     earliest = now + WINDOW_MIN_LEAD
@@ -114,6 +118,12 @@ def window_check(*, scheduled_for: dt.datetime, now: dt.datetime, time_zone: str
             _("Choose a start within 14 days: %(latest)s at the latest.")
             % {"latest": window_words(latest, time_zone=time_zone)},
             code="window_too_far",
+        )
+    if source is not None and window_as_of(scheduled_for) >= source.paid_through:
+        raise DomainError(
+            _("%(source)s is paid through %(day)s: choose a start before that day, or upgrade now.")
+            % {"source": source.product.name, "day": source.paid_through.isoformat()},
+            code="window_after_paid_period",
         )
 
 
@@ -184,12 +194,18 @@ def snapshot_source_changed(*, snapshot: dict, source) -> bool:
     period, its live add-ons, or its being active (a later upgrade or a cancellation)."""
     frozen = snapshot["source"]
     addons = sorted(snapshot["moved_addons"] + snapshot["removed_addons"])
-    live_addons = sorted(a.pk for a in selectors.upgrade_addon_list(source=source))
+    live = list(selectors.upgrade_addon_list(source=source))
+    # Snapshots frozen before the add-ons' days were recorded compare the ids only.
+    paid = snapshot.get("addons_paid_through")
     return (
         source.status != Status.ACTIVE
         or frozen["quantity"] != source.quantity
         or frozen["paid_through"] != source.paid_through.isoformat()
-        or addons != live_addons
+        or addons != sorted(a.pk for a in live)
+        or (
+            paid is not None
+            and any(paid.get(str(a.pk)) != a.paid_through.isoformat() for a in live)
+        )
     )
 
 
@@ -261,7 +277,12 @@ def upgrade_checkout_window_set(
     admin_lock_enforce(tenant=cart.tenant, actor=actor)
     _open_cart_or_error(cart=cart)
     if scheduled_for is not None:
-        window_check(scheduled_for=scheduled_for, now=clock.now(), time_zone=cart.tenant.time_zone)
+        window_check(
+            scheduled_for=scheduled_for,
+            now=clock.now(),
+            time_zone=cart.tenant.time_zone,
+            source=cart.source,
+        )
     if scheduled_for == cart.scheduled_for and not snapshot_stale(cart):
         return cart
     cart.scheduled_for = scheduled_for

@@ -250,6 +250,9 @@ def _step_placed(run: UpgradeRun) -> StepOutcome:
 
 def _step_provisioning(run: UpgradeRun) -> StepOutcome:
     order = run.order
+    if run.work_started_at is None:  # a support retry starts here
+        run.work_started_at = timezone.now()
+        run.save(update_fields=["work_started_at"])
     if run.new_subscription_id is None:
         snapshot = order.snapshot
         short = plan.quantity_blocker(

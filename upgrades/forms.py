@@ -106,8 +106,13 @@ class MaintenanceWindowForm(forms.Form):
             return cleaned
         local = dt.datetime.combine(day, moment.replace(tzinfo=None, microsecond=0))
         aware = local.replace(tzinfo=self.zone)
+        try:
+            round_trip = aware.astimezone(dt.UTC).astimezone(self.zone).replace(tzinfo=None)
+        except OverflowError:  # the first or last day a date can have
+            self.add_error("date", _("Choose a day within the next 14 days."))
+            return cleaned
         # A wall time the clocks skip (the hour they go forward) does not exist there.
-        if aware.astimezone(dt.UTC).astimezone(self.zone).replace(tzinfo=None) != local:
+        if round_trip != local:
             self.add_error(
                 "time",
                 _("%(time)s does not exist on that day in %(zone)s (the clocks go forward).")

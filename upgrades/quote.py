@@ -32,6 +32,9 @@ class Quote:
     removed_addon_ids: tuple[int, ...]
     # The day from which unused time is credited: the credited services are paid through it.
     credit_from: dt.date
+    # Each add-on's paid-through day as priced: one that renews before a scheduled start no
+    # longer matches the order (its new period would be removed uncredited).
+    addons_paid_through: tuple[tuple[int, str], ...] = ()
 
 
 def quote_build(
@@ -47,6 +50,7 @@ def quote_build(
     the day the upgrade starts (a maintenance window's; by default today): the new plan's
     period starts then and unused time is credited from then, so an upgrade scheduled two
     weeks ahead is not credited the two weeks its users still spend on the source."""
+    addons = list(addons)
     currency = source.tenant.currency
     today = as_of or clock.today()
     unit_price = price_monthly(product=target, currency=currency)
@@ -100,6 +104,7 @@ def quote_build(
         moved_addon_ids=tuple(moved),
         removed_addon_ids=tuple(removed),
         credit_from=today,
+        addons_paid_through=tuple((a.pk, a.paid_through.isoformat()) for a in addons),
     )
 
 
@@ -123,6 +128,7 @@ def quote_as_snapshot(*, quote: Quote, source: Subscription, target: Product, ca
         "moved_addons": list(quote.moved_addon_ids),
         "removed_addons": list(quote.removed_addon_ids),
         "credit_from": quote.credit_from.isoformat(),
+        "addons_paid_through": {str(pk): day for pk, day in quote.addons_paid_through},
     }
 
 

@@ -183,7 +183,10 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
             )
         if cart.scheduled_for is not None:
             window_check(
-                scheduled_for=cart.scheduled_for, now=clock.now(), time_zone=tenant.time_zone
+                scheduled_for=cart.scheduled_for,
+                now=clock.now(),
+                time_zone=tenant.time_zone,
+                source=cart.source,
             )
         payload = _order_payload(cart)
         order, _created = order_get_or_create(
@@ -369,7 +372,12 @@ def upgrade_run_reschedule(*, tenant, actor, run_id: int, scheduled_for) -> Upgr
     order was placed: its prices no longer apply, and the admin cancels and orders again."""
     with transaction.atomic():
         run = _scheduled_run_locked(tenant=tenant, actor=actor, run_id=run_id)
-        window_check(scheduled_for=scheduled_for, now=clock.now(), time_zone=tenant.time_zone)
+        window_check(
+            scheduled_for=scheduled_for,
+            now=clock.now(),
+            time_zone=tenant.time_zone,
+            source=run.source,
+        )
         # The order, then the source and its add-ons by pk: the engine's order.
         order = (
             Order.objects.select_for_update(of=("self",))
@@ -449,6 +457,15 @@ def _scheduled_run_start(*, pk: int, now) -> str | None:
         run = engine.run_lock(pk, state=RunState.SCHEDULED, scheduled_for__lte=now)
         if run is None:
             return None
+        # The order, then the source and its add-ons by pk, as Place order takes them: a
+        # license or subscription write that began before the start commits first (and the
+        # checks below see it), one that begins after it finds the tenant locked.
+        Order.objects.select_for_update(of=("self",)).filter(pk=run.order_id).exists()
+        list(
+            Subscription.objects.select_for_update(of=("self",))
+            .filter(Q(pk=run.source_id) | Q(parent_id=run.source_id))
+            .order_by("pk")
+        )
         blockers = run_start_blockers(run=run)
         if blockers:
             # As a failure of its first step: a support retry starts it from the beginning.
@@ -560,6 +577,9 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
         run.error_signature = ""
         run.error_count = 0
         run.attempts = 0
+        # The failed attempt's times: the estimate learns from, and counts down with, this one.
+        run.work_started_at = run.move_started_at = None
+        run.move_finished_at = run.work_finished_at = None
         run.finished_at = None
         run.heartbeat_at = timezone.now()
         run.moved = 0

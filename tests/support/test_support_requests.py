@@ -17,6 +17,7 @@ from tests.upgrades.conftest import checkout, make_e4_tenant, place
 from upgrades import engine, services
 from upgrades.help import support_request_create
 from upgrades.models import RunState, SupportRequest
+from upgrades.services import window_words
 
 pytestmark = pytest.mark.django_db
 
@@ -156,7 +157,8 @@ def test_the_console_home_lists_scheduled_upgrades_in_utc_and_the_tenants_time(s
     assert start.strftime("%Y-%m-%d 22:00") in section
     local = start.astimezone(ZoneInfo("Europe/Stockholm"))
     assert local.hour in (23, 0)
-    assert local.strftime("%Y-%m-%d %H:%M") in section
+    # As every page writes a window: the tenant's time with its zone's name.
+    assert window_words(local, time_zone="Europe/Stockholm") in section
     assert "Europe/Stockholm" in section
 
 
