@@ -209,10 +209,10 @@ def snapshot_source_changed(*, snapshot: dict, source) -> bool:
     )
 
 
-def _snapshot_freeze(cart: UpgradeCart) -> None:
-    """Freeze the cart's prices as of the day it would start (its window's, or today) and
-    renew the checkout token: an order placed from an earlier page no longer matches."""
-    quote = quote_build(
+def cart_quote(cart: UpgradeCart):
+    """The cart's prices as of the day it would start (its window's, or today): the cart's
+    preview, what checkout freezes, what a rehearsal of an unfrozen cart shows."""
+    return quote_build(
         source=cart.source,
         target=cart.target,
         quantity=cart.quantity,
@@ -220,6 +220,12 @@ def _snapshot_freeze(cart: UpgradeCart) -> None:
         addons=list(selectors.upgrade_addon_list(source=cart.source)),
         as_of=window_as_of(cart.scheduled_for),
     )
+
+
+def _snapshot_freeze(cart: UpgradeCart) -> None:
+    """Freeze the cart's prices as of the day it would start (its window's, or today) and
+    renew the checkout token: an order placed from an earlier page no longer matches."""
+    quote = cart_quote(cart)
     cart.snapshot = quote_as_snapshot(
         quote=quote, source=cart.source, target=cart.target, cart=cart
     )

@@ -28,11 +28,11 @@ from portal import clock
 from portal.errors import DomainError
 
 from . import selectors
-from .checkout import payment_invoice_allowed, quantity_check, snapshot_stale
+from .checkout import cart_quote, payment_invoice_allowed, quantity_check, snapshot_stale
 from .eligibility import EligibilitySnapshot, ReasonCode, Remedy, eligibility_evaluate
 from .estimate import Estimate, duration_estimate
 from .models import RunState, UpgradeCart, UpgradeRun
-from .quote import quote_as_snapshot, quote_build, snapshot_lines, snapshot_total, window_as_of
+from .quote import quote_as_snapshot, snapshot_lines, snapshot_total
 
 # A credit check is decided within this many business days (billing.payments.credit_check_open).
 CREDIT_CHECK_BUSINESS_DAYS = 2
@@ -375,14 +375,7 @@ def _cart_snapshot(cart: UpgradeCart) -> tuple[dict, bool]:
     Place order charges), else today's quote, built as checkout would freeze it."""
     if cart.snapshot and not snapshot_stale(cart):
         return cart.snapshot, True
-    quote = quote_build(
-        source=cart.source,
-        target=cart.target,
-        quantity=cart.quantity,
-        billing_frequency=cart.billing_frequency,
-        addons=list(selectors.upgrade_addon_list(source=cart.source)),
-        as_of=window_as_of(cart.scheduled_for),
-    )
+    quote = cart_quote(cart)
     return quote_as_snapshot(quote=quote, source=cart.source, target=cart.target, cart=cart), False
 
 

@@ -40,6 +40,7 @@ from portal.services import (
 from . import engine, plan, selectors
 from .checkout import (  # noqa: F401 (re-exported: the cart and checkout services)
     MAX_QUANTITY,
+    cart_quote,
     payment_credit_check_required,
     payment_invoice_allowed,
     quantity_check,

@@ -24,7 +24,6 @@ from portal.roles import Cap
 from .. import forms, selectors, services
 from ..eligibility import ReasonCode, Remedy
 from ..models import RunState
-from ..quote import quote_build, window_as_of
 from ..transitions import STEPS
 
 # Where a reason's remedy sends the admin. Unpaid invoices and their "Pay now" buttons are
@@ -172,14 +171,7 @@ def upgrade_cart(request, cart):
             # Continuing to checkout freezes the prices (a POST: a page view never writes).
             services.upgrade_checkout_open(cart=cart, actor=request.user)
             return redirect("upgrade_checkout", request.tenant.slug, cart.pk)
-    preview = quote_build(
-        source=cart.source,
-        target=cart.target,
-        quantity=cart.quantity,
-        billing_frequency=cart.billing_frequency,
-        addons=list(selectors.upgrade_addon_list(source=cart.source)),
-        as_of=window_as_of(cart.scheduled_for),
-    )
+    preview = services.cart_quote(cart)
     return render(
         request,
         "upgrades/cart.html",
