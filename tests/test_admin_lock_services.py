@@ -368,6 +368,7 @@ GUARDED_MODULES = [
 # A parameter naming the tenant (or something of one tenant) that a service writes to.
 TENANT_SCOPED = {"tenant", "access", "cart", "membership", "token"}
 NOT_GUARDED = {
+    "upgrades.checkout.cart_quote": "a read: the cart's prices as of the day it would start",
     "upgrades.help.support_request_create": "Contact support stays open while the tenant is "
     "locked, by design: the admins an upgrade locks out need help most (it changes nothing of "
     "the tenant's services; at most 10 open requests per tenant)",

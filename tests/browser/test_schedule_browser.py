@@ -42,7 +42,10 @@ class Beat:
         from config.celery import app
 
         while not self._stop.wait(INTERVAL):
-            app.send_task(RECONCILE_TASK, ignore_result=True)
+            # A connection of its own: an earlier test of the session may have closed the
+            # app's producer pool.
+            with app.connection_for_write() as connection:
+                app.send_task(RECONCILE_TASK, ignore_result=True, connection=connection)
             self.sent += 1
 
     def __enter__(self):
@@ -87,7 +90,7 @@ def test_admin_rehearses_schedules_and_the_run_starts_in_its_window(
     shown = window_words(window, time_zone=tenant.time_zone)  # as the pages write it
     worker = start_worker(tmp_path, "worker", PORTAL_SECONDS_PER_MOVED_USER="0.005")
     try:
-        with sync_playwright() as p, Beat(), _own_connections_closed():
+        with sync_playwright() as p, Beat() as beat, _own_connections_closed():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(20_000)
@@ -131,6 +134,7 @@ def test_admin_rehearses_schedules_and_the_run_starts_in_its_window(
 
             # Beat has sent the reconciler a few times: not started before its window.
             time.sleep(3 * INTERVAL)
+            assert beat.sent >= 2
             assert _state(run_id) == RunState.SCHEDULED
 
             # The window opens on the simulated clock: the next pass starts it.

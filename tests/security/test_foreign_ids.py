@@ -45,8 +45,9 @@ from tests.api import conftest as api_conftest
 from tests.factories import SubscriptionFactory, product, users_with_licenses
 from tests.security.hostile import database_snapshot
 from tests.test_reads_write_nothing import SKIPPED_PREFIXES, _patterns
-from tests.upgrades.conftest import checkout, make_e4_tenant, place
+from tests.upgrades.conftest import access_of, checkout, make_e4_tenant, place
 from upgrades import engine
+from upgrades.help import support_request_create
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +76,7 @@ PATH_OBJECTS = {
     "notification_id": "notification_id",
     "token_id": "token_id",
     "incident_id": "incident_id",
+    "support_request_id": "support_request_id",
 }
 # Paging cursors of the pages: a position, not an object (see the module's docstring).
 PAGE_CURSORS = {"users": ("after", "before")}
@@ -100,6 +102,8 @@ API_PLAIN = {
     "quantity": None,
     "payment_method": None,
     "po_number": None,
+    "start_at": None,
+    "reason": None,
     "Idempotency-Key": None,
 }
 
@@ -159,6 +163,9 @@ def _tenant_with_one_of_everything(api_for) -> SimpleNamespace:
         tenant=t.tenant, title="Mail delays", opened_at=timezone.now()
     )
     token_client = api_for(t.tenant)
+    support_request = support_request_create(
+        access=access_of(t), topic="upgrade", message="A question", run=finished
+    )
     return SimpleNamespace(
         tenant=t.tenant,
         admin=t.admin,
@@ -174,6 +181,7 @@ def _tenant_with_one_of_everything(api_for) -> SimpleNamespace:
             "notification_id": notification.pk,
             "token_id": ApiToken.objects.get(membership__user=token_client.user).pk,
             "incident_id": incident.pk,
+            "support_request_id": support_request.pk,
         },
     )
 

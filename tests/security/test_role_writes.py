@@ -15,7 +15,8 @@ from tests.test_reads_write_nothing import _client, _database_snapshot, _urls
 
 pytestmark = pytest.mark.django_db
 
-OWN_STATE_PATHS = ("/notifications/", "/api-tokens/")
+# A reader may mark notifications read, manage their own API tokens and ask support for help.
+OWN_STATE_PATHS = ("/notifications/", "/api-tokens/", "/upgrade/help/")
 
 
 class _PostForms(HTMLParser):

@@ -6,6 +6,7 @@ page also lists the organisation's latest requests with support's answers, which
 answer's notification links."""
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from portal.access import tenant_view
 from portal.api.fields import no_control_characters_but_line_breaks
 from portal.errors import DomainError
+from portal.roles import is_support
 
 from .. import help as support_help
 
@@ -39,7 +41,9 @@ def _id(value) -> int | None:
     """An id from the query string; anything else names nothing that exists (404)."""
     if value in (None, ""):
         return None
-    if not str(value).isdigit() or not 0 < int(value) < 2**63:
+    # Digits only and at most 19 of them before int() (which refuses very long strings).
+    text = str(value)
+    if not (text.isdigit() and len(text) <= 19) or not 0 < int(text) < 2**63:
         raise Http404
     return int(value)
 
@@ -47,11 +51,22 @@ def _id(value) -> int | None:
 @tenant_view(lock_exempt=True)
 def support_request_create(request):
     tenant = request.tenant
-    source = request.POST if request.method == "POST" else request.GET
+    if request.method == "POST" and is_support(request.user):
+        # Support engineers answer requests in the console; they do not file them.
+        raise PermissionDenied
+
+    # The subject comes from the form's fields, else from the address (the page's own link).
+    # Both are checked: another tenant's id, wherever it is, is one that does not exist.
+    linked = {name: _id(request.GET.get(name)) for name in ("subscription", "run")}
+    posted = {name: _id(request.POST.get(name)) for name in ("subscription", "run")}
+    if request.method == "POST" and any(linked.values()):
+        support_help.support_request_subject_get(
+            tenant=tenant, subscription_id=linked["subscription"], run_id=linked["run"]
+        )
     subscription, run = support_help.support_request_subject_get(
         tenant=tenant,
-        subscription_id=_id(source.get("subscription")),
-        run_id=_id(source.get("run")),
+        subscription_id=posted["subscription"] or linked["subscription"],
+        run_id=posted["run"] or linked["run"],
     )
     sent = None
     if request.method == "GET" and request.GET.get("sent"):
