@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
-from billing.models import Invoice, PaymentMethod, Product, Status, Subscription
+from billing.models import PaymentMethod, Product, Status, Subscription
 from billing.payments import (
     DECLINING_CARD,
     PaymentDeclined,
@@ -251,14 +251,6 @@ def reason_blocker(reason) -> Blocker:
     )
 
 
-def overdue_invoices_count(*, tenant) -> int:
-    """The tenant's unpaid invoices past their due date, as the Upgrade tab counts them
-    (selectors.eligibility_snapshot_build): due today counts."""
-    return Invoice.objects.filter(
-        tenant=tenant, state=Invoice.State.UNPAID, due_date__lte=clock.now().date()
-    ).count()
-
-
 def unpaid_blockers(*, source: Subscription, overdue: int) -> list[Blocker]:
     """The Upgrade tab's unpaid-balance reason, in eligibility's own words: its pure rules
     evaluated over the source's facts and the overdue count (the other facts neutral, and
@@ -320,7 +312,10 @@ def run_blockers(*, run: UpgradeRun) -> list[Blocker]:
             target=run.target, addons=addons_live(source_id=source.pk), holders={}
         ).blockers(target=run.target),
         seat_cap_blocker(target=run.target, quantity=snapshot["quantity"]),
-        *unpaid_blockers(source=source, overdue=overdue_invoices_count(tenant=tenant)),
+        *unpaid_blockers(
+            source=source,
+            overdue=selectors.overdue_invoices_count(tenant=tenant, today=clock.today()),
+        ),
     ]
     return [blocker for blocker in found if blocker is not None]
 

@@ -32,6 +32,15 @@ def service_names() -> dict:
     return dict(catalog_data().get("services", {}))
 
 
+def overdue_invoices_count(*, tenant: Tenant, today) -> int:
+    """The tenant's unpaid invoices past their due date, as the Upgrade tab and the run's
+    blockers count them. Due today counts: a renewal whose card was declined is due on the
+    day it was issued."""
+    return Invoice.objects.filter(
+        tenant=tenant, state=Invoice.State.UNPAID, due_date__lte=today
+    ).count()
+
+
 def eligibility_snapshot_build(
     *,
     tenant: Tenant,
@@ -72,10 +81,7 @@ def eligibility_snapshot_build(
             distinct=True,
         ),
     )
-    # Due today counts: a renewal whose card was declined is due on the day it was issued.
-    overdue = Invoice.objects.filter(
-        tenant=tenant, state=Invoice.State.UNPAID, due_date__lte=now.date()
-    ).count()
+    overdue = overdue_invoices_count(tenant=tenant, today=now.date())
     incident = ServiceIncident.objects.filter(
         Q(tenant=tenant) | Q(tenant__isnull=True), resolved_at__isnull=True
     ).exists()
