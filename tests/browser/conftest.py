@@ -1,4 +1,18 @@
+import re
+
+from django.urls import reverse
+
 from tests.upgrades.conftest import committed_catalog  # noqa: F401 (a fixture)
+
+
+def demo_sign_in(page, live_server, login: str, *, landing: str = r"/t/") -> None:
+    """Sign in on the login page as a demo account (password demo-password) and wait for the
+    page it lands on (`landing`, a pattern of its address)."""
+    page.goto(live_server.url + reverse("login"))
+    page.fill("#id_username", login)
+    page.fill("#id_password", "demo-password")
+    page.locator("form button[type=submit], form input[type=submit]").last.click()
+    page.wait_for_url(re.compile(landing))
 
 
 def progress_until_completed(page, *, polls: int = 600) -> set[int]:

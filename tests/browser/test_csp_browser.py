@@ -11,7 +11,7 @@ from django.db import connections
 from django.urls import reverse
 
 from billing.models import Subscription
-from tests.browser.conftest import progress_until_completed
+from tests.browser.conftest import demo_sign_in, progress_until_completed
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
@@ -72,14 +72,6 @@ def watched(committed_catalog, live_server, monkeypatch):
         browser.close()
 
 
-def _sign_in(page, live_server, login):
-    page.goto(live_server.url + reverse("login"))
-    page.fill("#id_username", login)
-    page.fill("#id_password", "demo-password")
-    page.locator("form button[type=submit], form input[type=submit]").last.click()
-    page.wait_for_url(re.compile(r"/t/"))
-
-
 def test_upgrade_tab_checkout_and_status_page_report_no_csp_violation(
     watched, live_server, tmp_path
 ):
@@ -91,7 +83,7 @@ def test_upgrade_tab_checkout_and_status_page_report_no_csp_violation(
     e4 = Subscription.objects.get(tenant__slug="contoso", product__code="O365_E4")
     worker = start_worker(tmp_path, "worker", PORTAL_SECONDS_PER_MOVED_USER="0.01")
     try:
-        _sign_in(page, live_server, "admin@contoso.example")
+        demo_sign_in(page, live_server, "admin@contoso.example")
         page.goto(live_server.url + reverse("upgrade_tab", args=["contoso", e4.pk]))
         expect(page.locator("h1")).to_contain_text("Office 365 E4")
         page.get_by_role("button", name="Upgrade to Office 365 E5").click()
@@ -126,7 +118,7 @@ def test_the_other_pages_of_a_global_admin_report_no_csp_violation(watched, live
     page = watched.page
     demo_seed(password="demo-password")
     e4 = Subscription.objects.get(tenant__slug="contoso", product__code="O365_E4")
-    _sign_in(page, live_server, "admin@contoso.example")
+    demo_sign_in(page, live_server, "admin@contoso.example")
     pages = [
         reverse("tenant_home", args=["contoso"]),
         reverse("products", args=["contoso"]),

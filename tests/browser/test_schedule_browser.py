@@ -17,7 +17,7 @@ from django.urls import reverse
 from billing.models import Invoice, Subscription
 from portal import clock
 from portal.models import AdminLock, Tenant
-from tests.browser.conftest import progress_until_completed
+from tests.browser.conftest import demo_sign_in, progress_until_completed
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
@@ -94,11 +94,7 @@ def test_admin_rehearses_schedules_and_the_run_starts_in_its_window(
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(20_000)
-            page.goto(live_server.url + reverse("login"))
-            page.fill("#id_username", "admin@contoso.example")
-            page.fill("#id_password", "demo-password")
-            page.locator("form button[type=submit], form input[type=submit]").last.click()
-            page.wait_for_url(re.compile(r"/t/contoso/"))
+            demo_sign_in(page, live_server, "admin@contoso.example", landing=r"/t/contoso/")
 
             page.goto(live_server.url + reverse("upgrade_tab", args=["contoso", e4.pk]))
             page.get_by_role("button", name="Upgrade to Office 365 E5").click()

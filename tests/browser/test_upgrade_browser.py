@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Subscription
-from tests.browser.conftest import progress_until_completed
+from tests.browser.conftest import demo_sign_in, progress_until_completed
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
 from upgrades.demo import demo_seed
@@ -39,11 +39,7 @@ def test_demo_admin_upgrades_e4_to_e5_and_watches_the_progress(
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.set_default_timeout(20_000)
-            page.goto(live_server.url + reverse("login"))
-            page.fill("#id_username", "admin@contoso.example")
-            page.fill("#id_password", "demo-password")
-            page.locator("form button[type=submit], form input[type=submit]").last.click()
-            page.wait_for_url(re.compile(r"/t/contoso/"))
+            demo_sign_in(page, live_server, "admin@contoso.example", landing=r"/t/contoso/")
 
             page.goto(live_server.url + reverse("upgrade_tab", args=["contoso", e4.pk]))
             expect(page.locator("h1")).to_contain_text("Office 365 E4")
