@@ -1,0 +1,53 @@
+"""Dates, numbers and money as the reader's language writes them, in one place: templates use
+the portal_format filters, Python code (stored messages rendered at display, CSV headers, CLI
+summaries) calls these. "12,160.00 USD" in English, "12 160,00 USD" in Swedish: always two
+decimals, always the language's thousands separator, the currency code after the amount.
+
+The formats themselves are per language in portal/formats (settings.FORMAT_MODULE_PATH)."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.utils import formats, timezone
+
+NBSP = "\u00a0"
+
+
+def money_text(amount, currency: str = "") -> str:
+    """An amount with two decimals and the language's grouping, then its currency code.
+    A non-breaking space keeps the code on the amount's line; "" for no amount."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError):
+        return str(amount)
+    text = formats.number_format(value, 2, use_l10n=True, force_grouping=True)
+    return f"{text}{NBSP}{currency}" if currency else text
+
+
+def number_text(value) -> str:
+    """A count with the language's thousands separator: 20,000 / 20 000 / 20.000."""
+    if value is None or value == "":
+        return ""
+    return formats.number_format(value, 0, use_l10n=True, force_grouping=True)
+
+
+def when_text(moment) -> str:
+    """A moment as date and time in the active time zone; a date as a date."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, datetime.datetime):
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return formats.date_format(moment, "DATETIME_FORMAT")
+    return day_text(moment)
+
+
+def day_text(moment) -> str:
+    """A date (or the date of a moment in the active time zone)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, datetime.datetime) and timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return formats.date_format(moment, "DATE_FORMAT")
