@@ -7,6 +7,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Currency, Tenant
+from portal.texts import StoredTextField
 
 # --- Catalog -------------------------------------------------------------------------------
 
@@ -177,7 +178,7 @@ class SubscriptionStatusChange(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.CharField(max_length=300, blank=True)
+    reason = StoredTextField(blank=True)
 
     # Reasons the system records are stored as these stable English codes and translated when
     # shown; anything else is an admin's own words and shown as written.
@@ -212,7 +213,7 @@ class SubscriptionStatusChange(models.Model):
 
     @property
     def reason_display(self):
-        return self.SYSTEM_REASONS.get(self.reason, self.reason)
+        return self.SYSTEM_REASONS.get(str(self.reason), self.reason)
 
 
 # --- Billing profile, orders, invoices, payments -------------------------------------------
@@ -336,7 +337,7 @@ class LineKind(models.TextChoices):
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
-    description = models.CharField(max_length=300)
+    description = StoredTextField()
     subscription = models.ForeignKey(
         Subscription, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -418,7 +419,7 @@ class CreditCheck(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.TextField(blank=True)
+    reason = StoredTextField(blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["state", "deadline"])]

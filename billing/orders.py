@@ -10,13 +10,13 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Notification, Tenant
 from portal.services import admin_lock_enforce, audit_event_record, notification_create
+from portal.texts import text
 
 from .models import (
     BillingFrequency,
@@ -174,17 +174,13 @@ def purchase_quote(*, tenant: Tenant, cart: PurchaseCart) -> dict:
     amount = period_charge(unit_price=unit, quantity=cart.quantity, billing_frequency=frequency)
     months = months_per_period(frequency)
     line = Line(
-        description=ngettext(
-            "%(product)s, %(quantity)d %(unit)s, %(months)d month",
-            "%(product)s, %(quantity)d %(unit)s, %(months)d months",
-            months,
-        )
-        % {
-            "product": product.name,
-            "quantity": cart.quantity,
-            "unit": product.unit,
-            "months": months,
-        },
+        description=text(
+            "billing.line.purchase",
+            product=product.name,
+            quantity=cart.quantity,
+            unit=product.unit,
+            count=months,
+        ),
         quantity=cart.quantity,
         amount=amount,
         kind=LineKind.PURCHASE,
@@ -314,8 +310,7 @@ def _purchase_fulfil(*, order: Order, actor) -> Subscription:
     order.save(update_fields=["subscription", "state"])
     notification_create(
         tenant=order.tenant,
-        message=_("%(product)s is being set up. It will be ready in a few moments.")
-        % {"product": product.name},
+        message=text("billing.notify.setting_up", product=product.name),
         level=Notification.Level.SUCCESS,
         link=reverse("subscription_detail", args=[order.tenant.slug, subscription.pk]),
     )
@@ -351,7 +346,7 @@ def purchase_orders_advance() -> dict[str, int]:
                     credit_check=check,
                     approve=credit_check_default_approves(),
                     actor=None,
-                    reason=CREDIT_CHECK_DEFAULT_REASON,
+                    reason=text(CREDIT_CHECK_DEFAULT_REASON),
                 )
             if check.state == CreditCheck.State.DECLINED:
                 order.state = Order.State.DECLINED
@@ -359,7 +354,7 @@ def purchase_orders_advance() -> dict[str, int]:
                 notification_create(
                     tenant=order.tenant,
                     level=Notification.Level.WARNING,
-                    message=_("Your order was not placed: the credit check was declined."),
+                    message=text("billing.notify.order_declined"),
                 )
                 done["declined"] += 1
             elif check.state == CreditCheck.State.APPROVED:
@@ -374,8 +369,7 @@ def purchase_orders_advance() -> dict[str, int]:
                     notification_create(
                         tenant=order.tenant,
                         level=Notification.Level.ERROR,
-                        message=_("Your order could not be completed: %(reason)s")
-                        % {"reason": error.message},
+                        message=text("billing.notify.order_failed", reason=error.text),
                     )
                     done["failed"] += 1
     return done

@@ -17,6 +17,7 @@ from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
 from portal.services import admin_lock_enforce, audit_event_record
+from portal.texts import stored, text
 
 from .models import (
     CreditCheck,
@@ -39,7 +40,7 @@ INVOICE_DUE_DAYS = 30
 class PaymentDeclined(DomainError):
     def __init__(self):
         super().__init__(
-            _("The card on file was declined. Update the payment method and try again."),
+            text("billing.error.card_declined"),
             code="card_declined",
         )
 
@@ -188,9 +189,7 @@ def card_charge(*, tenant: Tenant, amount: Decimal, invoice: Invoice | None) -> 
         raise ValueError(f"a card is never charged {amount}")
     profile = getattr(tenant, "billing_profile", None)
     if profile is None or not profile.has_card:
-        raise DomainError(
-            _("There is no card on file. Add a payment method first."), code="no_card"
-        )
+        raise DomainError(text("billing.error.no_card"), code="no_card")
     declined = profile.card_token == DECLINING_CARD
     payment = Payment.objects.create(
         tenant=tenant,
@@ -304,8 +303,9 @@ def invoices_reverse(
 
     lines = [
         Line(
-            description=_("Reversed: %(line)s (%(reason)s)")
-            % {"line": billed_as(subscription_id), "reason": reason},
+            description=text(
+                "billing.line.reversed", line=billed_as(subscription_id), reason=stored(reason)
+            ),
             quantity=1,
             amount=-amount,
             subscription_id=subscription_id,
@@ -427,7 +427,7 @@ def credit_check_open(*, order: Order) -> CreditCheck:
 
 
 # Recorded as the reason when nobody decided a credit check by its deadline.
-CREDIT_CHECK_DEFAULT_REASON = "No decision by the deadline: the default applies."
+CREDIT_CHECK_DEFAULT_REASON = "billing.reason.credit_check_default"  # a message key
 
 
 def credit_check_default_approves() -> bool:
@@ -441,7 +441,7 @@ def credit_check_decide(
     """Approve or decline a pending check. Caller owns the transaction and the row lock."""
     if credit_check.state != CreditCheck.State.PENDING:
         raise DomainError(_("This credit check has already been decided."), code="decided")
-    if not reason.strip():
+    if not str(reason).strip():
         raise DomainError(_("Write a reason for the decision."), code="reason_required")
     credit_check.state = CreditCheck.State.APPROVED if approve else CreditCheck.State.DECLINED
     credit_check.decided_at = clock.now()

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils.translation import gettext as _
 
 from portal.errors import DomainError
+from portal.texts import StoredText, stored, text
 
 from .models import BillingFrequency, LineKind, Price, Product, Subscription
 
@@ -111,11 +112,11 @@ def unused_time_line(
 
 def term_line(*, subscription: Subscription, start: dt.date, kind: str, description: str):
     """One whole new term of the subscription from `start`, at today's list price.
-    `description` is formatted with the product and the term's last day."""
+    `description` is a message key given the product and the term's last day."""
     unit = price_monthly(product=subscription.product, currency=subscription.tenant.currency)
     end = paid_through_for(start=start, billing_frequency=subscription.billing_frequency)
     return Line(
-        description=description % {"product": subscription.product.name, "date": end.isoformat()},
+        description=text(description, product=subscription.product.name, date=end),
         quantity=subscription.quantity,
         amount=period_charge(
             unit_price=unit,
@@ -136,7 +137,7 @@ class Line:
     license per month it charges or credits, and [period_start, period_end) the service period
     it covers."""
 
-    description: str
+    description: StoredText | str  # a stored text (portal.texts), shown in the reader's language
     quantity: int
     amount: Decimal
     subscription_id: int | None = None
@@ -147,7 +148,7 @@ class Line:
 
     def as_json(self) -> dict:
         return {
-            "description": self.description,
+            "description": stored(self.description).as_data(),
             "quantity": self.quantity,
             "amount": str(self.amount),
             "subscription_id": self.subscription_id,
@@ -163,7 +164,7 @@ class Line:
             return dt.date.fromisoformat(data[key]) if data.get(key) else None
 
         return cls(
-            description=data["description"],
+            description=StoredText.from_data(data["description"]),
             quantity=data["quantity"],
             amount=Decimal(data["amount"]),
             subscription_id=data.get("subscription_id"),

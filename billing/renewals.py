@@ -15,13 +15,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.formats import date_format
-from django.utils.translation import gettext as _
 
 from portal import clock
 from portal.errors import DomainError
 from portal.models import Notification
 from portal.services import audit_event_record, notification_create
+from portal.texts import money_param, text
 
 from . import payments, pricing
 from .lifecycle import EXPIRED_DAYS, subscription_transition
@@ -133,7 +132,7 @@ def _bill_term(*, base: Subscription, due: list[Subscription]) -> str:
             subscription=subscription,
             start=subscription.paid_through,
             kind=LineKind.RENEWAL,
-            description=_("%(product)s renewed through %(date)s"),
+            description="billing.line.renewed",
         )
         subscription.paid_through = line.period_end
         subscription.term_start = line.period_start
@@ -151,36 +150,24 @@ def _bill_term(*, base: Subscription, due: list[Subscription]) -> str:
     unpaid = invoice.state == Invoice.State.UNPAID
     link = reverse("invoice_detail", args=[tenant.slug, invoice.pk])
     names = ", ".join(s.product.name for s in due)
-    until = date_format(lines[0].period_end, "SHORT_DATE_FORMAT")
+    params = {
+        "products": names,
+        "until": lines[0].period_end,
+        "number": invoice.number,
+        "amount": money_param(invoice.amount_due if unpaid else invoice.total, invoice.currency),
+        "due": invoice.due_date,
+        "deadline": grace_deadline(invoice),
+    }
     if declined:
-        message = _(
-            "The renewal of %(products)s could not be charged: the card on file was declined. "
-            "Pay invoice %(number)s (%(amount)s %(currency)s) by %(deadline)s, or the "
-            "subscription expires."
-        )
+        message = text("billing.notify.renewal_declined", **params)
     elif unpaid:
-        message = _(
-            "%(products)s renewed through %(until)s. Invoice %(number)s (%(amount)s "
-            "%(currency)s) is due by %(due)s."
-        )
+        message = text("billing.notify.renewed_due", **params)
     else:
-        message = _(
-            "%(products)s renewed through %(until)s. Invoice %(number)s (%(amount)s "
-            "%(currency)s) is paid."
-        )
+        message = text("billing.notify.renewed_paid", **params)
     notification_create(
         tenant=tenant,
         level=Notification.Level.ERROR if declined else Notification.Level.INFO,
-        message=message
-        % {
-            "products": names,
-            "until": until,
-            "number": invoice.number,
-            "amount": invoice.amount_due if unpaid else invoice.total,
-            "currency": invoice.currency,
-            "due": date_format(invoice.due_date, "SHORT_DATE_FORMAT"),
-            "deadline": date_format(grace_deadline(invoice), "SHORT_DATE_FORMAT"),
-        },
+        message=message,
         link=link,
     )
     audit_event_record(
@@ -241,16 +228,12 @@ def renewals_remind() -> int:
             notification_create(
                 tenant=invoice.tenant,
                 level=Notification.Level.WARNING,
-                message=_(
-                    "Reminder: invoice %(number)s (%(amount)s %(currency)s) for a renewal is "
-                    "unpaid. Pay it by %(deadline)s, or the subscription expires."
-                )
-                % {
-                    "number": invoice.number,
-                    "amount": invoice.amount_due,
-                    "currency": invoice.currency,
-                    "deadline": date_format(grace_deadline(invoice), "SHORT_DATE_FORMAT"),
-                },
+                message=text(
+                    "billing.notify.renewal_reminder",
+                    number=invoice.number,
+                    amount=money_param(invoice.amount_due, invoice.currency),
+                    deadline=grace_deadline(invoice),
+                ),
                 link=reverse("invoice_detail", args=[invoice.tenant.slug, invoice.pk]),
             )
             sent += 1
@@ -286,7 +269,7 @@ def renewals_lapse() -> int:
             payments.invoices_reverse(
                 tenant=invoice.tenant,
                 invoices=[invoice],
-                reason=_("renewal not paid within the grace period"),
+                reason=text("billing.reason.renewal_unpaid"),
                 payment_method=PaymentMethod.INVOICE,
             )
             for line in renewal_lines:
@@ -304,16 +287,12 @@ def renewals_lapse() -> int:
             notification_create(
                 tenant=invoice.tenant,
                 level=Notification.Level.ERROR,
-                message=_(
-                    "%(products)s expired: renewal invoice %(number)s was not paid in time and "
-                    "has been cancelled. Users keep access for %(days)d days; reactivate the "
-                    "subscription to keep it."
-                )
-                % {
-                    "products": ", ".join(s.product.name for s in subscriptions),
-                    "number": invoice.number,
-                    "days": EXPIRED_DAYS,
-                },
+                message=text(
+                    "billing.notify.renewal_expired",
+                    products=", ".join(s.product.name for s in subscriptions),
+                    number=invoice.number,
+                    count=EXPIRED_DAYS,
+                ),
                 link=reverse("invoice_detail", args=[invoice.tenant.slug, invoice.pk]),
             )
             audit_event_record(

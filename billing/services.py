@@ -3,13 +3,13 @@ import datetime as dt
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from portal import clock
 from portal.actors import recorded_actor
 from portal.errors import DomainError
 from portal.models import Tenant
 from portal.services import admin_lock_enforce, audit_event_record
+from portal.texts import text
 
 from . import payments, pricing, rules
 from .lifecycle import NEXT_STATE_AFTER, subscription_activate_if_ready, subscription_transition
@@ -216,16 +216,12 @@ def subscription_licenses_add(
             subscription=subscription, unit_price=unit, quantity=count, today=today
         )
         line = pricing.Line(
-            description=ngettext(
-                "%(product)s: %(count)d license added, through %(date)s",
-                "%(product)s: %(count)d licenses added, through %(date)s",
-                count,
-            )
-            % {
-                "product": subscription.product.name,
-                "count": count,
-                "date": subscription.paid_through.isoformat(),
-            },
+            description=text(
+                "billing.line.licenses_added",
+                product=subscription.product.name,
+                count=count,
+                date=subscription.paid_through,
+            ),
             quantity=count,
             amount=amount,
             subscription_id=subscription.pk,
@@ -293,16 +289,12 @@ def subscription_licenses_remove(
             subscription=subscription,
             quantity=count,
             today=clock.today(),
-            description=ngettext(
-                "%(product)s: %(count)d license removed, unused time through %(date)s",
-                "%(product)s: %(count)d licenses removed, unused time through %(date)s",
-                count,
-            )
-            % {
-                "product": subscription.product.name,
-                "count": count,
-                "date": subscription.paid_through.isoformat(),
-            },
+            description=text(
+                "billing.line.licenses_removed",
+                product=subscription.product.name,
+                count=count,
+                date=subscription.paid_through,
+            ),
         )
         credit = -line.amount if line else 0
         if line:
@@ -344,8 +336,9 @@ def subscription_cancel(
                 subscription=item,
                 quantity=item.quantity,
                 today=today,
-                description=_("%(product)s cancelled: unused time through %(date)s")
-                % {"product": item.product.name, "date": item.paid_through.isoformat()},
+                description=text(
+                    "billing.line.cancelled", product=item.product.name, date=item.paid_through
+                ),
             )
             if line:
                 lines.append(line)
@@ -392,7 +385,7 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
                 subscription=subscription,
                 start=today,
                 kind=LineKind.PURCHASE,
-                description=_("%(product)s reactivated, through %(date)s"),
+                description="billing.line.reactivated",
             )
             payments.lines_bill(
                 tenant=tenant, lines=[line], payment_method=payment_method_for(subscription)

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .texts import StoredTextField
+
 
 class Currency(models.TextChoices):
     USD = "USD", "USD"
@@ -75,7 +77,7 @@ class AdminLock(models.Model):
     portal names what holds the lock without importing the app that holds it."""
 
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="admin_lock")
-    reason = models.CharField(max_length=200)
+    reason = StoredTextField()
     holder_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     holder_id = models.PositiveBigIntegerField()
     holder = GenericForeignKey("holder_type", "holder_id")
@@ -134,7 +136,7 @@ class Notification(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notifications")
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
-    message = models.CharField(max_length=500)
+    message = StoredTextField()
     link = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
 
@@ -179,7 +181,7 @@ class AuditEvent(models.Model):
     )
     action = models.CharField(max_length=80)
     target = models.CharField(max_length=120, blank=True)
-    reason = models.TextField(blank=True)
+    reason = StoredTextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
 

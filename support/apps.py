@@ -8,3 +8,7 @@ class SupportConfig(AppConfig):
 
     name = "support"
     verbose_name = _("Support console")
+
+    def ready(self):
+        # The stored texts' message keys: any process may render a text written by another.
+        from . import texts  # noqa: F401

@@ -4,7 +4,6 @@ event; the upgrade actions are the upgrades app's own services (which audit them
 from axes.utils import reset as axes_reset
 from django.db import transaction
 from django.urls import reverse
-from django.utils import translation
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
@@ -28,11 +27,12 @@ from portal.signin import (
     address_normalized,
     signin_lockouts_for,
 )
+from portal.texts import literal, stored, text
 from upgrades import services as upgrade_services
 from upgrades.models import TERMINAL_STATES, SupportRequest, UpgradeRun
 
-# Notification.message's length: a long answer is cut there (the whole is on the requests page).
-NOTIFICATION_MAX_LENGTH = Notification._meta.get_field("message").max_length
+# How much of an answer a notification quotes (the whole is on the requests page).
+NOTIFICATION_MAX_LENGTH = 500
 
 
 def _support_only(actor) -> None:
@@ -89,7 +89,7 @@ def support_lock_release(*, tenant: Tenant, actor, reason: str) -> bool:
             data={
                 "holder": lock.holder_ref,
                 "since": lock.since.isoformat(),
-                "lock_reason": lock.reason,
+                "lock_reason": stored(lock.reason).as_data(),
             },
         )
     return True
@@ -194,16 +194,16 @@ def support_request_answer(*, support_request: SupportRequest, actor, answer: st
             data={"run": locked.run_id, "subscription": locked.subscription_id},
         )
         link = reverse("support_request_create", args=[tenant.slug]) + f"#request-{locked.pk}"
-        # In the organisation's language, not the support engineer's.
-        with translation.override(tenant.language):
-            message = _("Support answered your request #%(number)s: %(answer)s") % {
-                "number": locked.pk,
-                "answer": answer,
-            }
+        # In the reader's language (the answer itself as the engineer wrote it).
+        message = text(
+            "support.notify.answered",
+            number=locked.pk,
+            answer=literal(Truncator(answer).chars(NOTIFICATION_MAX_LENGTH)),
+        )
         notification_create(
             tenant=tenant,
             level=Notification.Level.INFO,
-            message=Truncator(message).chars(NOTIFICATION_MAX_LENGTH),
+            message=message,
             link=link,
         )
     return locked

@@ -203,7 +203,7 @@ def run_json(run: UpgradeRunModel, *, events=None) -> dict:
         "new_subscription_id": run.new_subscription_id,
         "progress": {"moved": run.moved, "total": run.total, "percent": run.percent},
         "failed_step": run.failed_step or None,
-        "failure_reason": run.failure_reason or None,
+        "failure_reason": str(run.failure_reason) or None,
         "placed_at": run.placed_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
@@ -227,7 +227,7 @@ def run_json(run: UpgradeRunModel, *, events=None) -> dict:
                 "to": e.to_state,
                 "at": e.at.isoformat(),
                 "actor": e.actor.get_username() if e.actor else None,
-                "reason": e.reason,
+                "reason": str(e.reason),
             }
             for e in events
         ]
@@ -494,7 +494,7 @@ def report_json(run: UpgradeRunModel) -> dict:
         "placed_by": run.placed_by.get_username() if run.placed_by else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "failed_step": run.failed_step or None,
-        "failure_reason": run.failure_reason or None,
+        "failure_reason": str(run.failure_reason) or None,
         "users_moved": data["users_moved"],
         "moved_back": data["moved_back"],
         "batches": data["batch_count"],
@@ -513,7 +513,7 @@ def report_json(run: UpgradeRunModel) -> dict:
                     "total": str(invoice["total"]),
                     "lines": [
                         {
-                            "description": line["description"],
+                            "description": str(line["description"]),
                             "kind": line["kind"],
                             "quantity": line["quantity"],
                             "amount": str(line["amount"]),
@@ -531,7 +531,7 @@ def report_json(run: UpgradeRunModel) -> dict:
                 "to": step["to_state"],
                 "at": step["at"].isoformat(),
                 "actor": step["actor"],
-                "reason": step["reason"],
+                "reason": str(step["reason"]),
             }
             for step in data["steps"]
         ],

@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class UpgradesConfig(AppConfig):
     name = "upgrades"
     verbose_name = _("Upgrades")
+
+    def ready(self):
+        # The stored texts' message keys: any process may render a text written by another.
+        from . import texts  # noqa: F401

@@ -33,7 +33,6 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from billing.lifecycle import subscription_restore, subscription_transition
 from billing.models import (
@@ -56,6 +55,7 @@ from portal import clock
 from portal.errors import DomainError
 from portal.models import Notification
 from portal.services import admin_lock_release, audit_event_record, notification_create
+from portal.texts import StoredText, stored, text
 
 from . import plan
 from .models import TERMINAL_STATES, RunState, UpgradeRun, UpgradeRunBatch, UpgradeRunToggleUndo
@@ -69,9 +69,9 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
-def internal_error_reason() -> str:
+def internal_error_reason() -> StoredText:
     """What an admin reads when a bug, not a rule, stopped the upgrade."""
-    return _("An internal error stopped the upgrade; support has been notified.")
+    return text("upgrades.failure.internal")
 
 
 # Seconds of simulated latency one batch should take at most, so that progress shows.
@@ -150,7 +150,7 @@ def run_step(*, run_id: int) -> StepOutcome | None:
                 outcome = STEP_HANDLERS[step](run)
         except DomainError as exc:
             run = UpgradeRun.objects.get(pk=run_id)
-            run_fail(run=run, reason=exc.message, step=step)
+            run_fail(run=run, reason=exc.text, step=step)
             return StepOutcome(RunState.FAILED, stop=True)
         if run.error_count:
             UpgradeRun.objects.filter(pk=run_id).update(error_signature="", error_count=0)
@@ -228,20 +228,22 @@ def _step_placed(run: UpgradeRun) -> StepOutcome:
     if needed and (check is None or check.state == CreditCheck.State.PENDING):
         if check is None:
             check = credit_check_open(order=order)
-        run_transition(run=run, to=RunState.AWAITING_CREDIT_CHECK, reason="credit check requested")
+        run_transition(
+            run=run,
+            to=RunState.AWAITING_CREDIT_CHECK,
+            reason=text("upgrades.reason.credit_check_requested"),
+        )
         notification_create(
             tenant=run.tenant,
             level=Notification.Level.WARNING,
-            message=_(
-                "Your upgrade to %(target)s is waiting for a credit check (decided by "
-                "%(deadline)s at the latest)."
-            )
-            % {"target": run.target.name, "deadline": f"{check.deadline:%Y-%m-%d}"},
+            message=text(
+                "upgrades.notify.credit_check", target=run.target.name, deadline=check.deadline
+            ),
             link=status_url(run),
         )
         return StepOutcome(run.state, stop=True)
     if check is not None and check.state == CreditCheck.State.DECLINED:
-        raise DomainError(_("The credit check was declined."), code="credit_declined")
+        raise DomainError(text("upgrades.failure.credit_declined"), code="credit_declined")
     run_transition(run=run, to=RunState.PROVISIONING)
     run.work_started_at = timezone.now()
     run.save(update_fields=["work_started_at"])
@@ -290,8 +292,7 @@ def _step_provisioning(run: UpgradeRun) -> StepOutcome:
         subscription_transition(subscription=new, to=Status.ACTIVE, reason="set-up finished")
     elif new.status != Status.ACTIVE:
         raise DomainError(
-            _("The new subscription is %(status)s instead of active.")
-            % {"status": Status(new.status).label},
+            text("upgrades.failure.new_inactive", status=Status(new.status).label),
             code="new_subscription_inactive",
         )
     run.total = LicenseAssignment.objects.filter(subscription_id=run.source_id).count()
@@ -406,7 +407,7 @@ def _step_removing_addons(run: UpgradeRun) -> StepOutcome:
         subscription_transition(
             subscription=addon,
             to=Status.DISABLED,
-            reason=f"included in {run.target.name} (upgrade {run.pk})",
+            reason=text("upgrades.reason.addon_included", target=run.target.name, run=run.pk),
         )
         # Its unused time was credited on the upgrade invoice: it is paid through the day
         # the credit starts, so reactivating it later bills a new period.
@@ -449,7 +450,7 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
             subscription=source,
             to=Status.EXPIRED,
             actor=run.placed_by,
-            reason=f"upgraded to {run.target.name} (upgrade {run.pk})",
+            reason=text("upgrades.reason.upgraded", target=run.target.name, run=run.pk),
         )
     # The unused paid time was credited on the upgrade invoice: the source is paid through
     # the day the credit starts, so reactivating it later bills a new period instead of
@@ -469,8 +470,7 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.SUCCESS,
-        message=_("Your upgrade to %(target)s is complete: %(count)s users moved.")
-        % {"target": run.target.name, "count": run.moved},
+        message=text("upgrades.notify.completed", target=run.target.name, count=run.moved),
         link=status_url(run),
     )
     audit_event_record(
@@ -541,7 +541,7 @@ def run_compensate(run: UpgradeRun) -> tuple[Order, Invoice | None]:
         )
     run.undo = {}
     run.save(update_fields=["undo"])
-    note = order_reverse(order=order, reason=_("the upgrade failed"))
+    note = order_reverse(order=order, reason=text("upgrades.reason.failed"))
     order.state = Order.State.FAILED
     order.save(update_fields=["state"])
     return order, note
@@ -556,7 +556,7 @@ def _addon_give_back(*, run: UpgradeRun, addon: Subscription, entry: dict) -> No
             actor=None,
             action="upgrade.addon_not_restored",
             target=f"subscription:{addon.pk}",
-            reason="changed after the upgrade removed it",
+            reason=text("upgrades.reason.addon_changed"),
             data={"run": run.pk, "status": addon.status},
         )
         return
@@ -586,44 +586,41 @@ def _addon_give_back(*, run: UpgradeRun, addon: Subscription, entry: dict) -> No
     )
 
 
-def _money_words(note: Invoice | None) -> str:
+def _money_words(note: Invoice | None) -> StoredText:
     if note is None:
-        return _("Nothing was charged.")
+        return text("upgrades.money.nothing_charged")
     if note.total < 0:
-        return _("Its charge was credited back in full.")
+        return text("upgrades.money.credited_back")
     if note.state == Invoice.State.PAID:
-        return _("The credit it added to your account was taken back.")
-    return _(
-        "The credit it added to your account was taken back; what had already been used of it "
-        "is owed: see the unpaid invoice under Bills and payments."
-    )
+        return text("upgrades.money.credit_taken_back")
+    return text("upgrades.money.credit_owed")
 
 
-def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=None) -> UpgradeRun:
+def run_fail(
+    *, run: UpgradeRun, reason: StoredText | str, step: str | None = None, actor=None
+) -> UpgradeRun:
     """Fail an active run and compensate it (see run_compensate). Caller owns the transaction
     and holds the run's row lock."""
     step = step or run.state
     order, note = run_compensate(run)
     run.failed_step = step
-    run.failure_reason = str(reason)
+    reason = stored(reason)
+    run.failure_reason = reason
     run.moved = 0
     run.move_cursor = 0
     run.save(update_fields=["failed_step", "failure_reason", "moved", "move_cursor"])
-    run_transition(run=run, to=RunState.FAILED, actor=actor, reason=str(reason))
+    run_transition(run=run, to=RunState.FAILED, actor=actor, reason=reason)
     admin_lock_release(tenant=run.tenant, holder=run)
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,
-        message=_(
-            "Your upgrade to %(target)s failed: %(reason)s %(money)s Your users stay on "
-            "%(source)s, as before."
-        )
-        % {
-            "target": run.target.name,
-            "reason": reason,
-            "money": _money_words(note),
-            "source": run.source.product.name,
-        },
+        message=text(
+            "upgrades.notify.failed",
+            target=run.target.name,
+            reason=reason,
+            money=_money_words(note),
+            source=run.source.product.name,
+        ),
         link=status_url(run),
     )
     audit_event_record(
@@ -631,7 +628,7 @@ def run_fail(*, run: UpgradeRun, reason: str, step: str | None = None, actor=Non
         actor=actor,
         action="upgrade.fail",
         target=f"upgrade_run:{run.pk}",
-        reason=str(reason),
+        reason=reason,
         data={
             "step": step,
             "order_total": str(order.total),
@@ -649,11 +646,9 @@ def run_decline(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
     notification_create(
         tenant=run.tenant,
         level=Notification.Level.ERROR,
-        message=_(
-            "The credit check for your upgrade to %(target)s was declined. Nothing was "
-            "charged; your users stay on %(source)s."
-        )
-        % {"target": run.target.name, "source": run.source.product.name},
+        message=text(
+            "upgrades.notify.declined", target=run.target.name, source=run.source.product.name
+        ),
         link=status_url(run),
     )
     return run

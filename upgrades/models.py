@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.models import BillingFrequency, Order, PaymentMethod, Product, Subscription
 from portal.models import Tenant
+from portal.texts import StoredTextField
 
 
 class RunState(models.TextChoices):
@@ -88,7 +89,7 @@ class UpgradeRun(models.Model):
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="upgrade_run")
     state = models.CharField(max_length=30, choices=RunState.choices, default=RunState.PLACED)
     failed_step = models.CharField(max_length=30, choices=RunState.choices, blank=True)
-    failure_reason = models.TextField(blank=True)
+    failure_reason = StoredTextField(blank=True)
     last_error = models.TextField(blank=True)
     moved = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
@@ -247,7 +248,7 @@ class UpgradeRunEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    reason = models.TextField(blank=True)
+    reason = StoredTextField(blank=True)
 
     class Meta:
         ordering = ["at", "pk"]

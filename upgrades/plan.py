@@ -26,6 +26,7 @@ from billing.pricing import Line
 from licensing.models import LicenseAssignment
 from portal import clock
 from portal.errors import DomainError
+from portal.texts import StoredText, stored, text
 
 from . import selectors
 from .checkout import cart_quote, payment_invoice_allowed, quantity_check, snapshot_stale
@@ -47,9 +48,14 @@ class Blocker:
     with what to do about it (remedy) and, when the portal has a page for it, an action."""
 
     code: str
-    message: str
+    message: StoredText | str  # a stored text when a run may record it as its failure
     remedy: str = ""
     action: str | None = None  # an eligibility.Remedy the page turns into a link
+
+    @property
+    def text(self) -> StoredText:
+        """The message as a run records it: in the reader's language when shown."""
+        return stored(self.message)
 
     def error(self) -> DomainError:
         """The failure the engine raises for this blocker (same code, same words)."""
@@ -83,11 +89,12 @@ def quantity_blocker(*, holders: int, quantity: int, source_name: str) -> Blocke
         return None
     return Blocker(
         code="quantity_short",
-        message=_(
-            "%(holders)s users now hold %(source)s licenses, more than the "
-            "%(quantity)s licenses this order buys. Start a new upgrade."
-        )
-        % {"holders": holders, "source": source_name, "quantity": quantity},
+        message=text(
+            "upgrades.failure.quantity_short",
+            holders=holders,
+            source=source_name,
+            quantity=quantity,
+        ),
         remedy=_("Unassign licenses of %(source)s, or start a new upgrade with more licenses.")
         % {"source": source_name},
         action=Remedy.LICENSES,
@@ -100,8 +107,7 @@ def seat_cap_blocker(*, target: Product, quantity: int) -> Blocker | None:
         return None
     return Blocker(
         code="seat_cap",
-        message=_("%(target)s is limited to %(cap)s licenses.")
-        % {"target": target.name, "cap": cap},
+        message=text("upgrades.failure.seat_cap", target=target.name, cap=cap),
         remedy=_("Choose a plan without a seat limit."),
     )
 
@@ -130,8 +136,9 @@ class AddonPlan:
         return [
             Blocker(
                 code="addon_not_carried",
-                message=_("%(target)s cannot carry the add-on %(addon)s.")
-                % {"target": target.name, "addon": addon.name},
+                message=text(
+                    "upgrades.failure.addon_not_carried", target=target.name, addon=addon.name
+                ),
                 remedy=_("Cancel the add-on first, or choose another plan."),
                 action=Remedy.PRODUCTS,
             )
@@ -222,14 +229,14 @@ def payment_blocker(*, tenant, settlement: Settlement, payment_method: str) -> B
     if profile is None or not profile.has_card:
         return Blocker(
             code="no_card",
-            message=_("There is no card on file. Add a payment method first."),
+            message=text("billing.error.no_card"),
             remedy=_("Add a card under Bills and payments, or pay by invoice if offered."),
         )
     if profile.card_token == DECLINING_CARD:
         declined = PaymentDeclined()
         return Blocker(
             code=declined.code,
-            message=declined.message,
+            message=declined.text,
             remedy=_("Update the card on file under Bills and payments."),
         )
     return None

@@ -6,8 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
-
 from billing.models import BillingFrequency, LineKind, Product, Subscription
 from billing.pricing import (
     Line,
@@ -18,6 +16,7 @@ from billing.pricing import (
     unused_time_line,
 )
 from portal import clock
+from portal.texts import text
 
 SNAPSHOT_VERSION = 1
 
@@ -54,12 +53,14 @@ def quote_build(
     currency = source.tenant.currency
     today = as_of or clock.today()
     unit_price = price_monthly(product=target, currency=currency)
-    period = (
-        _("yearly, 12 months") if billing_frequency == BillingFrequency.YEARLY else _("monthly")
+    plan_line = (
+        "upgrades.line.plan_yearly"
+        if billing_frequency == BillingFrequency.YEARLY
+        else "upgrades.line.plan_monthly"
     )
     lines = [
         Line(
-            description=_("%(plan)s, %(period)s") % {"plan": target.name, "period": period},
+            description=text(plan_line, plan=target.name),
             quantity=quantity,
             amount=period_charge(
                 unit_price=unit_price, quantity=quantity, billing_frequency=billing_frequency
@@ -75,8 +76,9 @@ def quote_build(
         subscription=source,
         quantity=source.quantity,
         today=today,
-        description=_("Credit: unused time of %(plan)s until %(date)s")
-        % {"plan": source.product.name, "date": source.paid_through.isoformat()},
+        description=text(
+            "upgrades.line.credit_source", plan=source.product.name, date=source.paid_through
+        ),
     )
     if source_credit:
         lines.append(source_credit)
@@ -91,8 +93,9 @@ def quote_build(
             subscription=addon,
             quantity=addon.quantity,
             today=today,
-            description=_("Credit: unused time of %(addon)s (included in %(plan)s)")
-            % {"addon": addon.product.name, "plan": target.name},
+            description=text(
+                "upgrades.line.credit_addon", addon=addon.product.name, plan=target.name
+            ),
         )
         if credit:
             lines.append(credit)

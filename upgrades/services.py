@@ -36,6 +36,7 @@ from portal.services import (
     audit_event_record,
     notification_create,
 )
+from portal.texts import text, zoned_param
 
 from . import engine, plan, selectors
 from .checkout import (  # noqa: F401 (re-exported: the cart and checkout services)
@@ -228,7 +229,7 @@ def upgrade_place(*, tenant, actor, cart, idempotency_key: str) -> UpgradeRun:
                     admin_lock_acquire(
                         tenant=tenant,
                         holder=run,
-                        reason="upgrade in progress",
+                        reason=text("upgrades.reason.in_progress"),
                         status_url=engine.status_url(run),
                     )
         except IntegrityError:
@@ -299,15 +300,16 @@ def upgrade_run_cancel(*, tenant, actor, run_id: int, reason: str = "") -> Upgra
         run = _scheduled_run_locked(tenant=tenant, actor=actor, run_id=run_id)
         run_transition(run=run, to=RunState.CANCELLED, actor=actor, reason=reason)
         Order.objects.filter(pk=run.order_id).update(state=Order.State.CANCELLED)
-        when = window_words(run.scheduled_for, time_zone=tenant.time_zone)
+        when = zoned_param(run.scheduled_for, tenant.time_zone)
         notification_create(
             tenant=tenant,
             level=Notification.Level.INFO,
-            message=_(
-                "The upgrade to %(target)s scheduled for %(when)s was cancelled. Nothing was "
-                "charged; your users stay on %(source)s."
-            )
-            % {"target": run.target.name, "when": when, "source": run.source.product.name},
+            message=text(
+                "upgrades.notify.cancelled",
+                target=run.target.name,
+                when=when,
+                source=run.source.product.name,
+            ),
             link=engine.status_url(run),
         )
         audit_event_record(
@@ -439,11 +441,7 @@ def run_start_blockers(*, run: UpgradeRun) -> list[plan.Blocker]:
         found.append(
             plan.Blocker(
                 code="order_outdated",
-                message=_(
-                    "%(source)s changed since this upgrade was scheduled (its licenses, "
-                    "add-ons, paid period or status), so its prices no longer apply."
-                )
-                % {"source": source.product.name},
+                message=text("upgrades.failure.order_outdated", source=source.product.name),
                 remedy=_("Cancel this upgrade and start a new one from the Upgrade tab."),
             )
         )
@@ -470,15 +468,15 @@ def _scheduled_run_start(*, pk: int, now) -> str | None:
         blockers = run_start_blockers(run=run)
         if blockers:
             # As a failure of its first step: a support retry starts it from the beginning.
-            engine.run_fail(run=run, reason=blockers[0].message, step=RunState.PLACED)
+            engine.run_fail(run=run, reason=blockers[0].text, step=RunState.PLACED)
             return "failed_at_start"
-        run_transition(run=run, to=RunState.PLACED, reason="maintenance window started")
+        run_transition(run=run, to=RunState.PLACED, reason=text("upgrades.reason.window_started"))
         # A lock the tenant already has (never a run's: one active run per tenant) raises
         # here and rolls the start back: the run stays scheduled for the next pass.
         admin_lock_acquire(
             tenant=run.tenant,
             holder=run,
-            reason="upgrade in progress",
+            reason=text("upgrades.reason.in_progress"),
             status_url=engine.status_url(run),
         )
         run.heartbeat_at = timezone.now()
@@ -528,7 +526,7 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
     from provisioning (or from the start, if it failed before anything was bought) with the
     order's frozen prices; it never resumes a step whose work was undone. Locks the tenant
     again."""
-    if not reason.strip():
+    if not str(reason).strip():
         raise DomainError(_("Write a reason for the retry."), code="reason_required")
     with transaction.atomic():
         run = (
@@ -560,7 +558,7 @@ def upgrade_retry(*, run: UpgradeRun, actor, reason: str) -> UpgradeRun:
                 admin_lock_acquire(
                     tenant=run.tenant,
                     holder=run,
-                    reason="upgrade in progress",
+                    reason=text("upgrades.reason.in_progress"),
                     status_url=engine.status_url(run),
                 )
         except IntegrityError:
@@ -619,8 +617,7 @@ def _stalled_run_resend(*, pk: int, cutoff, max_attempts: int) -> str | None:
         if run.attempts > max_attempts:
             engine.run_fail(
                 run=run,
-                reason=_("The upgrade stopped responding %(n)s times; support has been notified.")
-                % {"n": max_attempts},
+                reason=text("upgrades.failure.unresponsive", count=max_attempts),
             )
             return "failed"
         _enqueue(run.pk)
@@ -668,7 +665,7 @@ def upgrade_runs_reconcile() -> dict:
                 run_id=pk,
                 approve=default_approve,
                 actor=None,
-                reason=CREDIT_CHECK_DEFAULT_REASON,
+                reason=text(CREDIT_CHECK_DEFAULT_REASON),
             )
             result["credit_checks"] += 1
         except DomainError:

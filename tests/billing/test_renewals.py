@@ -288,7 +288,9 @@ def test_a_declined_renewal_is_reminded_of_then_expires_after_the_grace_period(d
     assert subscription.status == Status.ACTIVE, "still within the grace period"
     invoice.refresh_from_db()
     assert invoice.reminders_sent == 4  # days 3, 6, 9 and 12
-    reminders = Notification.objects.filter(tenant=tenant, message__startswith="Reminder")
+    reminders = Notification.objects.filter(
+        tenant=tenant, message__contains='"billing.notify.renewal_reminder"'
+    )
     assert reminders.count() == 4
     clock_advance(delta=dt.timedelta(days=1))
     billing_task()

@@ -75,7 +75,7 @@ def test_answering_a_request_audits_it_and_notifies_the_tenant(support_client):
     assert request.answered_by.is_staff and request.answered_at is not None
     event = AuditEvent.objects.get(action="support_request.answer")
     assert event.tenant == t.tenant and event.target == f"support_request:{request.pk}"
-    note = Notification.objects.get(tenant=t.tenant, message__contains="Support answered")
+    note = Notification.objects.get(tenant=t.tenant, message__contains='"support.notify.answered"')
     assert f"#{request.pk}" in note.message and "Reschedule" in note.message
     assert note.link == reverse("support_request_create", args=[t.tenant.slug]) + (
         f"#request-{request.pk}"
@@ -99,7 +99,7 @@ def test_an_answer_is_required_and_given_once(support_client):
     assert again.status_code == 400
     request.refresh_from_db()
     assert request.answer == "First"
-    assert Notification.objects.filter(message__contains="Support answered").count() == 1
+    assert Notification.objects.filter(message__contains='"support.notify.answered"').count() == 1
 
 
 def test_answering_needs_the_csrf_token():

@@ -371,7 +371,7 @@ def test_a_retry_that_fails_again_is_reversed_again_and_nothing_is_reversed_twic
     assert after_compensation(t, run) == was
     invoices = list(Invoice.objects.filter(order=run.order).order_by("pk"))
     assert [i.total for i in invoices] == [run.order.total, -run.order.total] * 2
-    descriptions = [line.description for line in invoices[3].lines.all()]
+    descriptions = [str(line.description) for line in invoices[3].lines.all()]
     assert all(d.startswith("Reversed: ") and "Reversed: Reversed" not in d for d in descriptions)
     assert Subscription.objects.filter(tenant=t.tenant, product=run.target).count() == 2
     money_check(run)

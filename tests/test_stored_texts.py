@@ -1,0 +1,115 @@
+"""Stored texts are message keys with parameters, written in the reader's language when they
+are shown (DESIGN 2, languages): a notification written by a worker in English reads in Swedish
+on a Swedish page, and words an admin typed are shown as typed."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import translation
+
+from portal.models import AdminLock, Notification
+from portal.services import notification_create
+from portal.texts import (
+    StoredText,
+    literal,
+    message_keys,
+    money_param,
+    text,
+)
+from tests.factories import TenantFactory
+
+
+def _catalog_has(language: str, msgid: str) -> bool:
+    with translation.override(language):
+        return translation.gettext(msgid) != msgid
+
+
+def test_a_text_written_in_english_reads_in_the_readers_language(db):
+    tenant = TenantFactory()
+    with translation.override("en"):
+        notification_create(
+            tenant=tenant,
+            message=text("upgrades.notify.completed", target="Office 365 E5", count=300),
+        )
+    stored = Notification.objects.get(tenant=tenant).message
+    with translation.override("en"):
+        assert str(stored) == "Your upgrade to Office 365 E5 is complete: 300 users moved."
+    with translation.override("sv"):
+        swedish = str(stored)
+    assert "Office 365 E5" in swedish
+    assert "Your upgrade" not in swedish
+
+
+def test_the_count_chooses_the_plural_and_is_grouped_for_the_reader():
+    one = text("upgrades.notify.completed", target="E5", count=1)
+    many = text("upgrades.notify.completed", target="E5", count=20000)
+    with translation.override("en"):
+        assert str(one).endswith("1 user moved.")
+        assert str(many).endswith("20,000 users moved.")
+    with translation.override("sv"):
+        assert "20\xa0000" in str(many) or "20 000" in str(many)
+
+
+def test_money_and_dates_are_formatted_when_shown():
+    stored = text(
+        "billing.notify.renewal_reminder",
+        number="INV-1",
+        amount=money_param(Decimal("12160"), "USD"),
+        deadline=dt.date(2026, 12, 4),
+    )
+    loaded = StoredText.load(stored.dump())
+    with translation.override("en"):
+        assert "12,160.00\xa0USD" in str(loaded)
+        assert "Dec 4, 2026" in str(loaded)
+    with translation.override("it"):
+        assert "12.160,00\xa0USD" in str(loaded)
+
+
+def test_a_text_inside_a_text_is_translated_too():
+    outer = text(
+        "upgrades.notify.failed",
+        target="E5",
+        reason=text("upgrades.failure.credit_declined"),
+        money=text("upgrades.money.nothing_charged"),
+        source="E4",
+    )
+    loaded = StoredText.load(outer.dump())
+    with translation.override("nl"):
+        rendered = str(loaded)
+    assert "credit check was declined" not in rendered
+    assert "Nothing was charged" not in rendered
+
+
+def test_words_an_admin_typed_are_shown_as_typed_even_when_they_look_like_a_key(db):
+    tenant = TenantFactory()
+    typed = '{"key": "upgrades.notify.completed", "params": {}}'
+    notification_create(tenant=tenant, message=typed)
+    assert str(Notification.objects.get(tenant=tenant).message) == typed
+    assert str(literal("Bytt till E5 före jul")) == "Bytt till E5 före jul"
+
+
+def test_rows_written_before_keys_existed_still_read():
+    assert str(StoredText.load("upgrade in progress")) == "upgrade in progress"
+
+
+def test_an_unknown_key_fails_where_it_is_written_and_never_on_a_page():
+    with pytest.raises(KeyError):
+        text("no.such.key")
+    assert str(StoredText.load('{"key": "gone.key", "params": {}}')) == "gone.key"
+
+
+def test_a_lock_reason_reads_in_the_readers_language(db):
+    tenant = TenantFactory()
+    lock = AdminLock(tenant=tenant, reason=text("upgrades.reason.in_progress"))
+    assert lock.reason == "Upgrade in progress"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "sv", "it", "nl"])
+def test_every_registered_message_is_translated(language):
+    missing = [
+        key
+        for key, message in message_keys().items()
+        if not _catalog_has(language, message.singular)
+    ]
+    assert missing == []
