@@ -33,4 +33,41 @@
       field.select();
     }
   });
+  // <input type=checkbox data-select-all="NAME" data-select-max="N">: checks or clears every
+  // checkbox named NAME in its form (at most N: the most the page acts on at once), and shows
+  // itself checked, cleared or mixed as the boxes are ticked one by one.
+  function boxesFor(master) {
+    var scope = master.form || document;
+    var name = master.getAttribute("data-select-all");
+    return Array.prototype.filter.call(
+      scope.querySelectorAll("input[type=checkbox]"),
+      function (box) { return box.name === name && !box.disabled; }
+    );
+  }
+  function masterRefresh(master) {
+    var boxes = boxesFor(master);
+    var checked = boxes.filter(function (box) { return box.checked; }).length;
+    master.checked = boxes.length > 0 && checked === boxes.length;
+    master.indeterminate = checked > 0 && checked < boxes.length;
+  }
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (!(field instanceof HTMLInputElement) || field.type !== "checkbox") {
+      return;
+    }
+    if (field.hasAttribute("data-select-all")) {
+      var max = parseInt(field.getAttribute("data-select-max") || "0", 10) || Infinity;
+      boxesFor(field).forEach(function (box, index) {
+        box.checked = field.checked && index < max;
+      });
+      masterRefresh(field);
+      return;
+    }
+    var scope = field.form || document;
+    Array.prototype.forEach.call(scope.querySelectorAll("input[data-select-all]"), function (master) {
+      if (master.getAttribute("data-select-all") === field.name) {
+        masterRefresh(master);
+      }
+    });
+  });
 })();
