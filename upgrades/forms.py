@@ -9,9 +9,13 @@ from portal.api.fields import no_control_characters, visible_ascii
 
 
 class TargetChoiceForm(forms.Form):
+    REHEARSE = "rehearse"
+
     target = forms.CharField(
         max_length=40, widget=forms.HiddenInput, validators=[no_control_characters]
     )
+    # Which page follows the new cart: the cart itself, or its rehearsal (the tab's Rehearse).
+    then = forms.ChoiceField(choices=[("", ""), (REHEARSE, REHEARSE)], required=False)
 
 
 class UpgradeCartForm(forms.Form):

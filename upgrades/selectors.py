@@ -1,5 +1,6 @@
 """Every read of the upgrades app, scoped by tenant. Cross-tenant ids end in 404."""
 
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from billing.catalog import catalog_data
-from billing.models import CreditCheck, Invoice, Status, Subscription, UpgradePath
+from billing.models import CreditCheck, Invoice, Price, Status, Subscription, UpgradePath
 from portal import clock
 from portal.models import Membership, ServiceIncident, Tenant
 from portal.roles import Cap, is_support
@@ -270,3 +271,13 @@ def runs_past_credit_deadline(*, now):
         order=OuterRef("order"), state=CreditCheck.State.PENDING, deadline__lte=now
     )
     return UpgradeRun.objects.filter(state="awaiting_credit_check").filter(Exists(pending))
+
+
+def upgrade_target_prices(*, tenant: Tenant, codes) -> dict[str, Decimal]:
+    """Each target's list price per license per month in the tenant's currency, in one query
+    (a product without a price in that currency is left out)."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    rows = Price.objects.filter(product__code__in=codes, currency=tenant.currency)
+    return dict(rows.values_list("product__code", "monthly"))

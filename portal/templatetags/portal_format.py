@@ -12,6 +12,7 @@ from django import template
 from django.utils.html import format_html
 
 from portal.formatting import day_text, money_text, number_text, when_text
+from portal.texts import StoredText
 
 register = template.Library()
 
@@ -80,3 +81,12 @@ def badge(code, label=None):
         code,
         label if label is not None else code,
     )
+
+
+@register.filter
+def stored(value):
+    """A stored text kept as data (an order snapshot's line, {"key": ..., "params": ...}) as
+    its sentence in the reader's language; anything else as it is."""
+    if isinstance(value, dict):
+        return StoredText.from_data(value)
+    return value

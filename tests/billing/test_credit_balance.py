@@ -27,6 +27,7 @@ from billing.models import (
 from billing.payments import credit_balance, invoice_allowed
 from portal import clock
 from portal.clock import clock_advance
+from portal.formatting import money_text
 from portal.models import Role
 from portal.selectors import TenantAccess
 from tests.money import money_check
@@ -73,7 +74,7 @@ def test_northwind_monthly_upgrade_charges_nothing_and_the_excess_credit_pays_re
     client = Client()
     client.force_login(admin)
     page = client.get(reverse("upgrade_checkout", args=[tenant.slug, cart.pk])).content.decode()
-    assert "Credit to your account" in page and f"{-total}" in page
+    assert "Credit to your account" in page and money_text(-total, tenant.currency) in page
     run = services.upgrade_place(
         tenant=tenant, actor=admin, cart=cart, idempotency_key=cart.checkout_token
     )
@@ -88,7 +89,7 @@ def test_northwind_monthly_upgrade_charges_nothing_and_the_excess_credit_pays_re
     assert entry.kind == CreditEntry.Kind.CREDIT and entry.amount == -total
     assert credit_balance(tenant=tenant) == -total
     billing = client.get(reverse("billing", args=[tenant.slug])).content.decode()
-    assert f"{-total}" in billing and invoice.number in billing
+    assert money_text(-total, tenant.currency) in billing and invoice.number in billing
 
     # The new plan's first renewal is paid from that balance, not by card.
     new = Subscription.objects.get(pk=run.new_subscription_id)

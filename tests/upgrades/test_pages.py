@@ -85,7 +85,7 @@ def test_cart_quantity_can_rise_and_billing_go_yearly_which_reprices():
     assert response.status_code == 302 and response["Location"].endswith("/checkout/")
     html = client.get(response["Location"]).content.decode()
     # 38.00 x 12 licenses x 12 months
-    assert "5472.00" in html
+    assert "5,472.00\u00a0USD" in html
     for section in ("sold-to", "billed-to", "items", "payment"):
         assert f'id="{section}"' in html
     assert html.count(">Change</a>") >= 3
@@ -230,7 +230,8 @@ def test_status_page_polls_until_the_run_ends_and_shows_steps_and_progress():
 
     partial = client.get(status, headers={"HX-Request": "true"}).content.decode()
     assert 'hx-trigger="every 1s"' in partial and "<html" not in partial
-    assert "0 of 0 users moved" in partial
+    assert "Moving starts after the new plan is bought." in partial
+    assert "0 of 0 users moved" not in partial
 
     engine.run_advance(run_id=run.pk)
     partial = client.get(status, headers={"HX-Request": "true"}).content.decode()

@@ -18,6 +18,7 @@ from billing.payments import invoice_create
 from billing.pricing import Line
 from portal import clock
 from portal.errors import DomainError
+from portal.formatting import money_text
 from portal.models import AdminLock, AuditEvent, Notification, Role
 from tests.factories import MembershipFactory, UserFactory, users_with_licenses
 from upgrades import engine, services
@@ -441,7 +442,7 @@ def test_rescheduling_to_another_day_prices_the_order_again_as_of_that_day():
     )
     assert order.total > first_total  # seven fewer days of E4 left to credit
     assert order.total == Decimal(order.snapshot["total"])
-    assert f"{order.total} USD" in response.content.decode()
+    assert money_text(order.total, "USD") in response.content.decode()
     assert AuditEvent.objects.filter(action="upgrade.reschedule", tenant=t.tenant).exists()
     assert not AdminLock.objects.filter(tenant=t.tenant).exists()
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from portal.templatetags.portal_format import badge
 from upgrades.models import RunState
 from upgrades.selectors import upgrade_run_for_subscription
 
@@ -14,11 +15,12 @@ register = template.Library()
 
 @register.simple_tag
 def upgrade_tab_link(subscription, current=False):
-    """The "Upgrade" tab of a subscription's details page."""
+    """The "Upgrade" tab of a subscription's details page; the current tab is marked for
+    assistive technology and styled by it (.tabs a[aria-current=page])."""
     url = reverse("upgrade_tab", args=[subscription.tenant.slug, subscription.pk])
-    return format_html(
-        '<a href="{}"{}>{}</a>', url, ' class="current"' if current else "", _("Upgrade")
-    )
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', url, _("Upgrade"))
+    return format_html('<a href="{}">{}</a>', url, _("Upgrade"))
 
 
 @register.simple_tag
@@ -30,8 +32,8 @@ def upgrade_status_link(subscription):
         return ""
     url = reverse("upgrade_status", args=[subscription.tenant.slug, run.pk])
     return format_html(
-        '<a class="upgrade-status-link" href="{}">{}: {}</a>',
+        '<a class="upgrade-status-link" href="{}">{}</a> {}',
         url,
         _("Upgrade status"),
-        RunState(run.state).label,
+        badge(run.state, RunState(run.state).label),
     )

@@ -24,6 +24,7 @@ from portal.roles import Cap
 from .. import forms, selectors, services
 from ..eligibility import ReasonCode, Remedy
 from ..models import RunState
+from ..quote import snapshot_credit_from
 from ..transitions import STEPS
 
 # Where a reason's remedy sends the admin. Unpaid invoices and their "Pay now" buttons are
@@ -94,33 +95,61 @@ def _scheduled_reason(reason):
     )
 
 
+# Reasons that stop the admin from buying, not the subscription from being upgraded: the plans
+# are still shown, with their prices and eligibility, without the buttons.
+LOOK_ONLY = frozenset({ReasonCode.READ_ONLY_ROLE, ReasonCode.READ_ONLY_TOKEN})
+
+
+def _upgraded_by(run, subscription):
+    """The completed run that replaced this subscription (it was the run's source), if any:
+    the tab then says where its users went instead of how to upgrade it."""
+    if run is not None and run.state == RunState.COMPLETED and run.source_id == subscription.pk:
+        return run
+    return None
+
+
 @tenant_view()
 def upgrade_tab(request, subscription_id):
     tenant = request.tenant
     subscription = subscription_get(tenant=tenant, pk=subscription_id)
-    eligibility = selectors.eligibility_for(access=request.access, subscription=subscription)
+    latest_run = selectors.upgrade_run_for_subscription(subscription=subscription)
     scheduled_run = selectors.upgrade_run_scheduled_get(tenant=tenant)
     # Read once: the banner of base.html uses it too (upgrades.templatetags.upgrade_schedule).
     request.upgrade_scheduled_run = scheduled_run
+    context = {
+        "scheduled_run": scheduled_run,
+        "subscription": subscription,
+        "subscription_url": _subscription_url(tenant, subscription.pk),
+        "latest_run": latest_run,
+        "upgraded_by": _upgraded_by(latest_run, subscription),
+    }
+    if context["upgraded_by"] is not None:
+        run = context["upgraded_by"]
+        context["new_subscription_url"] = _subscription_url(tenant, run.new_subscription_id)
+        return render(request, "upgrades/tab.html", context)
+    eligibility = selectors.eligibility_for(access=request.access, subscription=subscription)
     reasons = [
         {
             "reason": _scheduled_reason(r) if scheduled_run and r.code == IN_PROGRESS else r,
             "url": _remedy_url(r.action, tenant, subscription),
         }
         for r in eligibility.reasons
+        if r.code not in LOOK_ONLY
     ]
-    return render(
-        request,
-        "upgrades/tab.html",
+    look_only = [r for r in eligibility.reasons if r.code in LOOK_ONLY]
+    targets = eligibility.targets if not reasons else ()
+    prices = selectors.upgrade_target_prices(tenant=tenant, codes=[t.code for t in targets])
+    context.update(
         {
-            "scheduled_run": scheduled_run,
-            "subscription": subscription,
-            "subscription_url": _subscription_url(tenant, subscription.pk),
             "eligibility": eligibility,
             "reasons": reasons,
-            "latest_run": selectors.upgrade_run_for_subscription(subscription=subscription),
-        },
+            "look_only": look_only,
+            "can_buy": not eligibility.reasons,
+            "currency": tenant.currency,
+            "targets": [{"option": t, "price": prices.get(t.code)} for t in targets],
+        }
     )
+    return render(request, "upgrades/tab.html", context)
 
 
 @require_POST
@@ -137,6 +166,8 @@ def upgrade_cart_create(request, subscription_id):
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("upgrade_tab", request.tenant.slug, subscription.pk)
+    if form.cleaned_data["then"] == forms.TargetChoiceForm.REHEARSE:
+        return redirect("upgrade_rehearsal", request.tenant.slug, cart.pk)
     return redirect("upgrade_cart", request.tenant.slug, cart.pk)
 
 
@@ -260,6 +291,7 @@ def upgrade_checkout(request, cart):
             "window_zone": window_form.zone.key,
             "option": option,
             "snapshot": cart.snapshot,
+            "credit_from": snapshot_credit_from(cart.snapshot) if cart.snapshot else None,
             "editing": editing,
             "section_form": section_form,
             "invoice_allowed": services.payment_invoice_allowed(cart=cart),

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from portal.access import tenant_view
 from portal.errors import DomainError
+from portal.formatting import money_text
 from portal.roles import Cap
 
 from .. import forms, selectors, services
@@ -65,11 +66,10 @@ def upgrade_run_reschedule(request, run_id):
         return _refused(request, run, error)
     messages.success(
         request,
-        _("The upgrade now starts %(when)s. The order's total is %(total)s %(currency)s.")
+        _("The upgrade now starts %(when)s. The order's total is %(total)s.")
         % {
             "when": services.window_words(run.scheduled_for, time_zone=request.tenant.time_zone),
-            "total": run.order.total,
-            "currency": run.order.currency,
+            "total": money_text(run.order.total, run.order.currency),
         },
     )
     return redirect("upgrade_status", request.tenant.slug, run.pk)
