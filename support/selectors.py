@@ -16,7 +16,7 @@ from portal.api.selectors import api_token_lockout_list
 from portal.models import AdminLock, AuditEvent, ServiceIncident, Tenant
 from portal.signin import SignInLockout, signin_lockout_list
 from upgrades import selectors as upgrade_selectors
-from upgrades.models import RunState, SupportRequest
+from upgrades.models import TERMINAL_STATES, RunState, SupportRequest
 
 # Age filters of the run search: placed within / more than this long ago.
 AGES = {
@@ -62,6 +62,26 @@ def support_run_search(
     return runs[:PAGE]
 
 
+# Runs doing their work now: neither waiting (for a window or a credit check) nor finished.
+WORKING_STATES = (
+    frozenset(RunState)
+    - TERMINAL_STATES
+    - {
+        RunState.SCHEDULED,
+        RunState.AWAITING_CREDIT_CHECK,
+    }
+)
+
+
+def support_running_runs(*, limit: int = PAGE):
+    """Runs of every tenant doing their work now, newest first."""
+    return (
+        upgrade_selectors.upgrade_run_list(tenant=None)
+        .filter(state__in=sorted(WORKING_STATES))
+        .order_by("-placed_at", "-pk")[:limit]
+    )
+
+
 def support_tenant_runs(*, tenant: Tenant, limit: int = 50):
     return upgrade_selectors.upgrade_run_list(tenant=tenant)[:limit]
 
@@ -80,9 +100,11 @@ def support_tenant_incidents(*, tenant: Tenant, limit: int = 20):
 
 
 def support_run_get(*, pk: int):
+    """The run with everything its page and its poll show about it, in one query (the tenant's
+    admin lock included)."""
     run = (
         upgrade_selectors.upgrade_run_list(tenant=None)
-        .select_related("new_subscription__product", "placed_by")
+        .select_related("new_subscription__product", "placed_by", "tenant__admin_lock")
         .filter(pk=pk)
         .first()
     )

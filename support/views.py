@@ -10,13 +10,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from portal.errors import DomainError
+from portal.htmx import is_fragment_request, page_or_partial
 from portal.roles import is_support
 from upgrades.help import support_topic_label
-from upgrades.models import RunState
+from upgrades.models import TERMINAL_STATES, RunState
 from upgrades.selectors import upgrade_run_events
 
 from . import selectors, services
@@ -28,6 +31,7 @@ from .forms import (
     SignInUnlockForm,
     SupportAnswerForm,
 )
+from .labels import audit_labelled, run_events_labelled
 
 
 def support_view(view):
@@ -56,17 +60,64 @@ def _reasoned_action(form, action) -> bool:
     return True
 
 
+# --- Live pages -----------------------------------------------------------------------------
+# The run page and the run lists poll with htmx while a run on them is active, as the admin's
+# status page does: the same view renders the page, or for htmx its live partial; the partial
+# of a finished state has no trigger, so polling stops there. Without JavaScript the pages are
+# plain pages (reload to refresh).
+
+
+def run_poll_every(state: str) -> str:
+    """How often a page showing a run in this state asks again ("" once it is finished): a run
+    waiting for its maintenance window changes rarely."""
+    if state in TERMINAL_STATES:
+        return ""
+    return "30s" if state == RunState.SCHEDULED else "1s"
+
+
+def runs_poll_every(runs) -> str:
+    """How often a list of runs asks again: every 2 s while one works or waits for a credit
+    check, every 30 s while the active ones all wait for their window, never once all ended."""
+    everies = {run_poll_every(run.state) for run in runs} - {""}
+    if "1s" in everies:
+        return "2s"
+    return "30s" if everies else ""
+
+
+# --- Upgrade runs --------------------------------------------------------------------------
+
+
+def _run_actions(state: str) -> str:
+    """Which action form the run page shows: the poll reloads the whole page when it changes
+    (the forms sit outside the polled part, so a reason being typed is never swapped away)."""
+    if state == RunState.AWAITING_CREDIT_CHECK:
+        return "decide"
+    if state == RunState.FAILED:
+        return "retry"
+    return ""
+
+
+def _run_live_context(run) -> dict:
+    """What the polled part of the run page shows: the summary, the timeline and the audit
+    events, in a fixed number of queries (the run with its tenant's lock, the credit check,
+    the state changes, the audit events)."""
+    return {
+        "run": run,
+        "poll_every": run_poll_every(run.state),
+        "events": run_events_labelled(upgrade_run_events(run=run)),
+        "credit_check": selectors.support_run_credit_check(run=run),
+        "audit": audit_labelled(selectors.support_run_audit(run=run), tenant_slug=run.tenant.slug),
+        "lock": getattr(run.tenant, "admin_lock", None),
+    }
+
+
 def _render_run(request, run, *, status=200, **forms):
     # A refused action's own form may not be shown any more (the run moved on): its
     # errors go at the top of the page too.
     refused = [str(e) for form in forms.values() for e in form.non_field_errors()]
     context = {
+        **_run_live_context(run),
         "refused": refused,
-        "run": run,
-        "events": list(upgrade_run_events(run=run)),
-        "credit_check": selectors.support_run_credit_check(run=run),
-        "audit": selectors.support_run_audit(run=run),
-        "lock": getattr(run.tenant, "admin_lock", None),
         "decision_form": forms.get("decision_form") or CreditCheckDecisionForm(),
         "retry_form": forms.get("retry_form") or ReasonForm(),
         "awaiting": run.state == RunState.AWAITING_CREDIT_CHECK,
@@ -78,25 +129,32 @@ def _render_run(request, run, *, status=200, **forms):
 
 @support_view
 def console(request):
+    """The console's home; its live partial (the runs in progress, waiting for a credit check
+    and failed) is what its poll fetches: three queries and the user."""
+    live = {
+        "running": list(selectors.support_running_runs()),
+        "waiting": list(selectors.support_run_search(state=RunState.AWAITING_CREDIT_CHECK)),
+        "failed": list(selectors.support_run_search(state=RunState.FAILED)[:20]),
+    }
+    live["poll_every"] = runs_poll_every([*live["running"], *live["waiting"]])
+    if is_fragment_request(request):
+        return page_or_partial(request, "support/console.html", live, partial="console-runs")
     query = request.GET.get("q", "").strip()[:100]
-    return render(
-        request,
-        "support/console.html",
-        {
-            "q": query,
-            "tenants": selectors.support_tenant_search(query=query),
-            "locks": selectors.support_lock_list(),
-            "incidents": selectors.support_incident_list(open_only=True),
-            "waiting": selectors.support_run_search(state=RunState.AWAITING_CREDIT_CHECK),
-            "failed": selectors.support_run_search(state=RunState.FAILED)[:20],
-            "scheduled": selectors.support_scheduled_runs(),
-            "open_requests": selectors.support_request_open_count(),
-        },
-    )
+    context = {
+        **live,
+        "q": query,
+        "tenants": selectors.support_tenant_search(query=query),
+        "locks": selectors.support_lock_list(),
+        "incidents": selectors.support_incident_list(open_only=True),
+        "scheduled": selectors.support_scheduled_runs(),
+        "open_requests": selectors.support_request_open_count(),
+    }
+    return page_or_partial(request, "support/console.html", context, partial="console-runs")
 
 
 @support_view
 def run_search(request):
+    """The run search; its poll (the same search, for htmx) fetches the table alone."""
     form = RunSearchForm(request.GET or None)
     runs = []
     if form.is_bound and form.is_valid():
@@ -107,12 +165,28 @@ def run_search(request):
         )
     elif not form.is_bound:
         runs = selectors.support_run_search()
-    return render(request, "support/runs.html", {"form": form, "runs": runs})
+    runs = list(runs)
+    context = {"form": form, "runs": runs, "poll_every": runs_poll_every(runs)}
+    return page_or_partial(request, "support/runs.html", context, partial="runs-live")
 
 
 @support_view
 def run_detail(request, run_id):
-    return _render_run(request, selectors.support_run_get(pk=run_id))
+    """The run's page, and the part its poll fetches every second while the run is active:
+    five queries (the user, the run, its credit check, its state changes and its audit
+    events), whatever the tenant's size. When the action the page offers changes (the run
+    now waits for a credit check, or failed), the poll has the whole page loaded again."""
+    run = selectors.support_run_get(pk=run_id)
+    if not is_fragment_request(request):
+        response = _render_run(request, run)
+    elif _run_actions(request.GET.get("shown", run.state)) != _run_actions(run.state):
+        response = HttpResponseClientRefresh()
+    else:
+        context = _run_live_context(run)
+        return page_or_partial(request, "support/run.html", context, partial="run-live")
+    # The page and the fragment share a URL: a cache must tell them apart.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @support_view
@@ -153,16 +227,20 @@ def run_retry(request, run_id):
 
 
 def _render_tenant(request, tenant, *, status=200, release_form=None):
+    runs = list(selectors.support_tenant_runs(tenant=tenant))
     return render(
         request,
         "support/tenant.html",
         {
             "tenant": tenant,
             "lock": getattr(tenant, "admin_lock", None),
-            "runs": selectors.support_tenant_runs(tenant=tenant),
+            "runs": runs,
+            "poll_every": runs_poll_every(runs),
             "incidents": selectors.support_tenant_incidents(tenant=tenant),
             "billing": selectors.support_tenant_billing(tenant=tenant),
-            "audit": selectors.support_tenant_audit(tenant=tenant),
+            "audit": audit_labelled(
+                selectors.support_tenant_audit(tenant=tenant), tenant_slug=tenant.slug
+            ),
             "release_form": release_form or ReasonForm(),
         },
         status=status,
@@ -171,7 +249,15 @@ def _render_tenant(request, tenant, *, status=200, release_form=None):
 
 @support_view
 def tenant_detail(request, tenant_slug):
-    return _render_tenant(request, selectors.support_tenant_get(slug=tenant_slug))
+    """The tenant's page; its poll fetches the tenant's runs alone while one is active."""
+    tenant = selectors.support_tenant_get(slug=tenant_slug)
+    if is_fragment_request(request):
+        runs = list(selectors.support_tenant_runs(tenant=tenant))
+        context = {"tenant": tenant, "runs": runs, "poll_every": runs_poll_every(runs)}
+        return page_or_partial(request, "support/tenant.html", context, partial="tenant-runs")
+    response = _render_tenant(request, tenant)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @support_view
