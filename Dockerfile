@@ -10,8 +10,18 @@ COPY upgrades ./upgrades
 COPY support ./support
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py compiletranslations \
-    && DJANGO_SETTINGS_MODULE=config.settings.local python manage.py collectstatic --noinput -v0
+# Collected with the settings the containers run: production's manifest storage needs the
+# staticfiles.json that only its own collectstatic writes (without it every page is a 500).
+# Production settings read their secrets and services at import; these build-only stand-ins
+# live on this RUN line alone (nothing connects to them), never in the image's environment.
+RUN export DJANGO_SETTINGS_MODULE=config.settings.production \
+        DJANGO_SECRET_KEY=build-only-not-secret \
+        DJANGO_ALLOWED_HOSTS=localhost \
+        PORTAL_TRUSTED_PROXY_COUNT=0 \
+        DATABASE_URL=postgres://build-only@localhost/build-only \
+        REDIS_URL=redis://localhost:6379/0 \
+    && python manage.py compiletranslations \
+    && python manage.py collectstatic --noinput -v0
 RUN useradd --create-home portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal
 EXPOSE 8000
