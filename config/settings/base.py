@@ -274,6 +274,9 @@ AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
 # e.g. docker-compose serving port 8000 directly) the header is ignored, as a client could
 # write anything in it.
 AXES_CLIENT_IP_CALLABLE = "portal.signin.client_address"
+# No "AXES: BEGIN version ..." log line at start-up: every manage.py command would print it on
+# stderr, and a command that succeeds prints nothing there (docs/CLI.md).
+AXES_VERBOSE = False
 PORTAL_TRUSTED_PROXY_COUNT = env.int("PORTAL_TRUSTED_PROXY_COUNT", default=0)
 
 # --- Content security policy (django-csp) --------------------------------------------------

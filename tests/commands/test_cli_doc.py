@@ -1,0 +1,91 @@
+"""docs/CLI.md's examples, run as written, in order, on the fresh demo (a flushed database, so
+ids start from 1 as on a first `./bin/run`, the demo seeded, and the one purchase the document
+asks for by hand). Each `$ command` of a console block runs as a process in a folder laid out as
+the checkout; what it prints (stdout, then stderr) must be the lines shown under it, and
+`$ echo $?` its exit status."""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from billing.models import PaymentMethod
+from billing.orders import PurchaseCart, purchase_place, purchase_quote
+from portal.models import Membership, Tenant
+from tests.upgrades.conftest import catalog_ensure, celery_queue_purge
+from tests.upgrades.workers import database_url_of_test_db
+from upgrades.demo import demo_seed
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DOC = ROOT / "docs" / "CLI.md"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def console_examples() -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) for every `$ ` line of the console blocks."""
+    examples = []
+    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                examples.append((line[2:], []))
+            else:
+                examples[-1][1].append(line)
+    return examples
+
+
+@pytest.fixture
+def fresh_demo():
+    call_command("flush", interactive=False, verbosity=0)  # every id sequence from 1 again
+    catalog_ensure()
+    demo_seed(password="demo-password")
+    contoso = Tenant.objects.get(slug="contoso")
+    admin = Membership.objects.select_related("user").get(
+        tenant=contoso, user__username="admin@contoso.example"
+    )
+    # What the document asks for by hand: Office 365 E5, 300 licenses, monthly, by card.
+    cart = PurchaseCart(product_code="O365_E5", quantity=300, billing_frequency="monthly")
+    order = purchase_place(
+        tenant=contoso,
+        actor=admin.user,
+        idempotency_key="cli-doc-first-purchase",
+        snapshot=purchase_quote(tenant=contoso, cart=cart),
+        payment_method=PaymentMethod.CARD,
+    )
+    assert order.subscription.pk == 16
+    yield
+    celery_queue_purge()
+
+
+def test_the_examples_of_docs_cli_print_what_the_document_shows(fresh_demo, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=database_url_of_test_db(),
+        REDIS_URL=settings.REDIS_URL,
+        PORTAL_VAR_DIR=str(tmp_path / "var"),
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    (work / "manage.py").symlink_to(ROOT / "manage.py")
+
+    examples = console_examples()
+    assert sum("manage.py licenses_" in command for command, _ in examples) >= 8
+    status = None
+    for command, expected in examples:
+        if command == "echo $?":
+            assert expected == [str(status)]
+            continue
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=work, env=env, capture_output=True, text=True, timeout=120
+        )
+        status = result.returncode
+        printed = (result.stdout + result.stderr).splitlines()
+        assert printed == expected, (command, result.stdout, result.stderr)
+        if status == 0:
+            assert result.stderr == "", command
