@@ -1,5 +1,5 @@
 """What the three bulk license commands share: reading user principal names from a CSV file,
-progress (see _cli), a dry run that applies the change in a transaction it then rolls back (so
+progress (see portal.cli), a dry run that applies the change in a transaction it then rolls back (so
 it reports exactly what would change, or exactly why it would be refused), a summary line with
 the counts, --json, and turning refusals into exit status 1 with the offending users listed.
 
@@ -22,11 +22,10 @@ from django.utils.translation import ngettext
 from billing.selectors import subscription_get
 from licensing.bulk import directory_user_ids_for_upns
 from licensing.models import LicenseAssignment
+from portal.cli import EXIT_USAGE, CliCommand, CliError, exit_codes_text, plain
 from portal.errors import DomainError
 from portal.formatting import number_text
 from portal.models import Tenant
-
-from ._cli import EXIT_USAGE, CliCommand, CliError, exit_codes_text, plain
 
 UPN_HEADERS = {"upn", "userprincipalname", "user principal name", "user_principal_name"}
 SHOWN_USERS = 10

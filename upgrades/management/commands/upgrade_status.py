@@ -7,7 +7,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from licensing.management.commands._cli import CliCommand, CliError, exit_codes_text
+from portal.cli import CliCommand, CliError, exit_codes_text
 from portal.formatting import money_text, number_text, when_text
 from portal.models import Tenant
 from upgrades import selectors
