@@ -24,6 +24,7 @@ from billing.services import subscription_create
 from licensing.models import DirectoryUser, LicenseAssignment
 from portal import clock
 from portal.models import Membership, Role, Tenant
+from portal.texts import text
 
 FIRST = [
     "Ada",
@@ -378,7 +379,7 @@ def _seed_tenant(spec: DemoTenant, password_hash: str) -> Tenant:
             tenant=tenant,
             lines=[
                 Line(
-                    description=f"{base.product.name}, monthly",
+                    description=text("upgrades.line.plan_monthly", plan=base.product.name),
                     subscription_id=base.pk,
                     quantity=base.quantity,
                     amount=Decimal(spec.unpaid_invoice),
