@@ -9,8 +9,27 @@ import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils import formats, timezone
+from django.utils.translation import gettext_noop
 
 NBSP = "\u00a0"
+
+# Month names as dates spell them out ("F" in portal/formats). Django's own catalogs have them,
+# but Italian writes them capitalised ("4 Dicembre 2026"); listed here so the portal's catalogs,
+# which come first, can give each language its own spelling ("4 dicembre 2026").
+MONTH_NAMES = (
+    gettext_noop("January"),
+    gettext_noop("February"),
+    gettext_noop("March"),
+    gettext_noop("April"),
+    gettext_noop("May"),
+    gettext_noop("June"),
+    gettext_noop("July"),
+    gettext_noop("August"),
+    gettext_noop("September"),
+    gettext_noop("October"),
+    gettext_noop("November"),
+    gettext_noop("December"),
+)
 
 
 def money_text(amount, currency: str = "") -> str:
