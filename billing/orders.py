@@ -177,8 +177,11 @@ def purchase_quote(*, tenant: Tenant, cart: PurchaseCart) -> dict:
         description=text(
             "billing.line.purchase",
             product=product.name,
-            quantity=cart.quantity,
-            unit=product.unit,
+            quantity=(
+                text("billing.count.licenses", count=cart.quantity)
+                if product.unit == "license"
+                else text("billing.count.units", count=cart.quantity, unit=product.unit)
+            ),
             count=months,
         ),
         quantity=cart.quantity,

@@ -1,6 +1,15 @@
 from decimal import Decimal
 
-from django.db.models import F, Prefetch, Q, Sum
+from django.db.models import (
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
@@ -12,6 +21,7 @@ from .models import (
     CreditEntry,
     Invoice,
     Order,
+    Price,
     Product,
     ProductKind,
     Status,
@@ -169,3 +179,59 @@ def subscription_assigned_count(*, subscription) -> int:
     tenant's size). Enforcing a rule with it needs the subscription's row lock (services)."""
     tally = SubscriptionLicenseTally.objects.filter(subscription=subscription).first()
     return tally.assigned if tally is not None else 0
+
+
+def subscription_upgraded_to_map(*, tenant) -> dict[int, Subscription]:
+    """For each subscription an upgrade replaced: the subscription it was upgraded to. The
+    upgrade's order is billing's own record (an order of kind Upgrade, completed, its frozen
+    snapshot naming the source), so billing learns this without importing upgrades. One query."""
+    orders = (
+        Order.objects.filter(
+            tenant=tenant,
+            kind=Order.Kind.UPGRADE,
+            state=Order.State.COMPLETED,
+            subscription__isnull=False,
+        )
+        .select_related("subscription__product")
+        .order_by("placed_at", "pk")
+    )
+    replaced = {}
+    for order in orders:
+        source_id = (order.snapshot.get("source") or {}).get("id")
+        if isinstance(source_id, int):
+            replaced[source_id] = order.subscription
+    return replaced
+
+
+def subscription_upgraded_to(*, subscription) -> Subscription | None:
+    """The subscription an upgrade replaced this one with, if one did (as
+    subscription_upgraded_to_map, for one subscription: one query, and only for an expired or
+    disabled plan, as an upgraded one is)."""
+    if subscription.is_addon or subscription.status not in (Status.EXPIRED, Status.DISABLED):
+        return None
+    order = (
+        Order.objects.filter(
+            tenant_id=subscription.tenant_id,
+            kind=Order.Kind.UPGRADE,
+            state=Order.State.COMPLETED,
+            subscription__isnull=False,
+            snapshot__source__id=subscription.pk,
+        )
+        .select_related("subscription__product")
+        .order_by("-placed_at", "-pk")
+        .first()
+    )
+    return order.subscription if order else None
+
+
+def product_list_with_prices(products, *, currency):
+    """The products, each with its list price per unit (license or GB) per month in the
+    tenant's currency and the same for a year billed yearly (twelve months up front), read
+    in the products' own query: the Buy page shows every price at no extra query."""
+    monthly = Price.objects.filter(product=OuterRef("pk"), currency=currency).values("monthly")
+    return products.annotate(
+        monthly_price=Subquery(monthly[:1]),
+        yearly_price=ExpressionWrapper(
+            Subquery(monthly[:1]) * 12, output_field=DecimalField(max_digits=12, decimal_places=2)
+        ),
+    )

@@ -10,9 +10,11 @@ messages_register(
     {
         # Invoice lines.
         "billing.line.purchase": ngettext_noop(
-            "%(product)s, %(quantity)s %(unit)s, %(count)s month",
-            "%(product)s, %(quantity)s %(unit)s, %(count)s months",
+            "%(product)s, %(quantity)s, %(count)s month",
+            "%(product)s, %(quantity)s, %(count)s months",
         ),
+        "billing.count.licenses": ngettext_noop("%(count)s license", "%(count)s licenses"),
+        "billing.count.units": gettext_noop("%(count)s %(unit)s"),
         "billing.line.renewed": gettext_noop("%(product)s renewed through %(date)s"),
         "billing.line.reactivated": gettext_noop("%(product)s reactivated, through %(date)s"),
         "billing.line.licenses_added": ngettext_noop(

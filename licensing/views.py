@@ -45,6 +45,11 @@ def _users_context(request, *, form=None, done=None, selected=()):
         tenant=request.tenant, query=query, after=after, before=before
     )
     subscriptions = selectors.license_subscription_list(tenant=request.tenant)
+    # "Select the first 20 on this page", the select-all of a browser without JavaScript: as
+    # many as one action takes, so that the action the admin picks next is not refused.
+    select_page = request.GET.get("select") == "page"
+    if select_page:
+        selected = [user.pk for user in page.users[: services.BROWSER_MAX_USERS]]
     selected = {str(pk) for pk in selected}
     for user in page.users:
         user.checked = str(user.pk) in selected
@@ -61,6 +66,7 @@ def _users_context(request, *, form=None, done=None, selected=()):
         "done": done,
         "unlicensed": _("Unlicensed"),
         "max_users": services.BROWSER_MAX_USERS,
+        "all_checked": select_page and bool(page.users),
     }
 
 

@@ -1,10 +1,12 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .access import tenant_view
 from .htmx import page_or_partial
+from .models import Role
 from .roles import is_support
 
 
@@ -22,6 +24,14 @@ def home(request):
     return render(request, "portal/home.html", {"memberships": memberships, "tenants": tenants})
 
 
+def _role_label(access) -> str:
+    """The signed-in admin's role as the admin center names it ("Global admin"), never its
+    stored code; a support engineer has no role in the tenant."""
+    if access.role in Role.values:
+        return Role(access.role).label
+    return _("Support engineer") if access.is_support else _("No role")
+
+
 @tenant_view()
 def tenant_home(request):
     tenant = request.tenant
@@ -31,6 +41,7 @@ def tenant_home(request):
         {
             "incidents": selectors.incident_open_list(tenant=tenant),
             "notifications": selectors.notification_list(tenant=tenant, user=request.user, limit=5),
+            "role_label": _role_label(request.access),
         },
     )
 

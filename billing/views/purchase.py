@@ -55,6 +55,7 @@ def purchase_start(request):
     base = bases[0] if bases else None
     parent_id = base.pk if base else None
     choices = selectors.addon_list_for_base(base=base) if base else selectors.plan_list_on_sale()
+    choices = selectors.product_list_with_prices(choices, currency=tenant.currency)
     initial = {"quantity": 1, "billing_frequency": "monthly", "parent": parent_id}
     if request.GET.get("product"):
         initial["product"] = request.GET["product"]
@@ -129,14 +130,21 @@ def _checkout_context(request, checkout, form):
     tenant = request.tenant
     total = Decimal(checkout["snapshot"]["total"])
     profile = selectors.billing_profile_get(tenant=tenant)
+    invoice_allowed = payments.invoice_allowed(
+        total=total, invoice_eligible=bool(profile and profile.invoice_eligible)
+    )
+    # The payment method is chosen on the checkout page itself, with the order (a form sent
+    # back keeps the admin's choice); an invoice the order may not use is shown, disabled.
+    chosen = form["payment_method"].value()
     return {
         "checkout": checkout,
         "quote": checkout["snapshot"],
         "profile": profile,
         "form": form,
-        "invoice_allowed": payments.invoice_allowed(
-            total=total, invoice_eligible=bool(profile and profile.invoice_eligible)
-        ),
+        "payment_choice": PaymentMethod.INVOICE
+        if chosen == PaymentMethod.INVOICE and invoice_allowed
+        else PaymentMethod.CARD,
+        "invoice_allowed": invoice_allowed,
         "invoice_minimum": payments.invoice_minimum(),
         "credit_check_card": payments.credit_check_required(
             total=total, payment_method=PaymentMethod.CARD

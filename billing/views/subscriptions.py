@@ -4,6 +4,7 @@ Views parse, call a service or selector, and render; every form posts and redire
 and htmx requests get the page's named partial."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from portal.htmx import page_or_partial
 from portal.roles import Cap
 
 from .. import forms, rules, selectors, services
+from .params import id_or_404
 
 STATUS_LABELS = {
     "active": gettext_lazy("Active"),
@@ -29,21 +31,59 @@ TABS = ("overview", "licenses", "addons")
 # --- Your products ----------------------------------------------------------------------------
 
 
+# The commands of Your products' command bar, each acting on the subscription chosen in the
+# list: the page each one opens. Every one needs the Purchase capability (Global and Billing
+# admins); the pages they open check it again.
+PRODUCT_COMMANDS = {
+    "add": "subscription_licenses_add",
+    "remove": "subscription_licenses_remove",
+    "upgrade": "upgrade_tab",
+}
+
+
+def _product_command(request, command):
+    tenant = request.tenant
+    if not request.access.can(Cap.PURCHASE):
+        raise PermissionDenied(_("Your admin role does not allow this action."))
+    subscription_id = id_or_404(request.GET.get("subscription"))
+    if subscription_id is None:
+        messages.warning(request, _("Select a subscription in the list first."))
+        return redirect("products", tenant.slug)
+    subscription = selectors.subscription_get(tenant=tenant, pk=subscription_id)
+    if command == "upgrade" and subscription.is_addon:
+        messages.warning(
+            request,
+            _("%(product)s is an add-on: upgrade the subscription it belongs to.")
+            % {"product": subscription.product.name},
+        )
+        return redirect("products", tenant.slug)
+    return redirect(PRODUCT_COMMANDS[command], tenant.slug, subscription.pk)
+
+
 @tenant_view()
 def products(request):
     tenant = request.tenant
+    command = request.GET.get("command")
+    if command in PRODUCT_COMMANDS:
+        return _product_command(request, command)
     status = request.GET.get("status", "active")
     if status not in selectors.STATUS_FILTERS:
         status = "active"
+    subscriptions = list(selectors.subscription_list(tenant=tenant, status=status))
+    # Only lists that can hold an expired or disabled subscription can hold an upgraded one.
+    replaced = selectors.subscription_upgraded_to_map(tenant=tenant) if status != "active" else {}
+    for subscription in subscriptions:
+        subscription.replaced_by = replaced.get(subscription.pk)
     return page_or_partial(
         request,
         "billing/products.html",
         {
-            "subscriptions": selectors.subscription_list(tenant=tenant, status=status),
+            "subscriptions": subscriptions,
             "status": status,
             "status_choices": list(STATUS_LABELS.items()),
             "unpaid_invoices": selectors.invoice_list_unpaid(tenant=tenant),
             "waiting_orders": selectors.order_list_waiting(tenant=tenant),
+            "can_command": request.access.can(Cap.PURCHASE),
         },
         partial="product-table",
     )
@@ -52,9 +92,24 @@ def products(request):
 # --- Subscription details ---------------------------------------------------------------------
 
 
+def _reactivate_blockers(subscription, replaced_by):
+    """An upgraded subscription is not offered Reactivate: its users, add-ons and unused time
+    went to the subscription it was upgraded to."""
+    if replaced_by is not None:
+        return [
+            rules.Blocker(
+                "upgraded",
+                _("It was upgraded to %(product)s; use that subscription instead.")
+                % {"product": replaced_by.product.name},
+            )
+        ]
+    return rules.reactivate_blockers(subscription)
+
+
 def _subscription_context(request, subscription, tab, **extra):
     tenant = request.tenant
     pending = selectors.credit_check_pending(tenant=tenant)
+    replaced_by = selectors.subscription_upgraded_to(subscription=subscription)
     context = {
         "subscription": subscription,
         "tab": tab,
@@ -65,8 +120,9 @@ def _subscription_context(request, subscription, tab, **extra):
             "add": _count_blockers(subscription, "add", credit_check_pending=pending),
             "remove": _count_blockers(subscription, "remove", credit_check_pending=pending),
             "cancel": rules.cancel_blockers(subscription),
-            "reactivate": rules.reactivate_blockers(subscription),
+            "reactivate": _reactivate_blockers(subscription, replaced_by),
         },
+        "replaced_by": replaced_by,
         "conflict": subscription.assigned - subscription.quantity,
         "add_form": forms.LicenseCountForm(prefix="add"),
         "remove_form": forms.LicenseCountForm(prefix="remove"),

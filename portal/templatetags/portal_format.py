@@ -20,6 +20,11 @@ register = template.Library()
 # progress), waiting (needs someone, or scheduled), bad (failed, refused, lapsed), neutral.
 STATE_TONES = {
     "active": "good",
+    "ready": "good",
+    "upgrading": "working",
+    "revoked": "bad",
+    "conflict": "bad",
+    "trial": "neutral",
     "completed": "good",
     "paid": "good",
     "approved": "good",

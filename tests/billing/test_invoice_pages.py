@@ -9,12 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils.formats import date_format
 
 from billing.models import BillingProfile, CreditEntry, Invoice, LineKind
 from billing.payments import credit_balance, invoice_create, invoice_settle, lines_bill
 from billing.pricing import Line
+from portal.formatting import day_text
 from portal.models import Role
+from portal.templatetags.portal_format import badge
 
 from ..factories import BillingProfileFactory, TenantFactory
 
@@ -64,7 +65,7 @@ def _section(page: str, element_id: str) -> str:
 
 
 def _short(day: dt.date) -> str:
-    return date_format(day, "SHORT_DATE_FORMAT")
+    return day_text(day)
 
 
 # --- Bills and payments ----------------------------------------------------------------------
@@ -84,9 +85,9 @@ def test_billing_page_shows_the_credit_balance_as_the_sum_of_its_ledger(tenant, 
     page = response.content.decode()
     assert "Bills and payments" in page
     balance = _section(page, "credit-balance")
-    assert "<strong>70.00 USD</strong>" in balance
-    assert "Credit to your account" in balance and "100.00 USD" in balance
-    assert "Used to pay an invoice" in balance and "-30.00 USD" in balance
+    assert "<strong>70.00\u00a0USD</strong>" in balance
+    assert "Credit to your account" in balance and "100.00\u00a0USD" in balance
+    assert "Used to pay an invoice" in balance and "-30.00\u00a0USD" in balance
     for invoice in (note, paid):  # each entry links to the invoice it belongs to
         assert (
             f'href="{_url("invoice_detail", tenant, invoice.pk)}">{invoice.number}</a>' in balance
@@ -97,7 +98,7 @@ def test_billing_page_without_credit_shows_a_zero_balance(tenant, admin_for):
     client, _ = admin_for(tenant)
     page = client.get(_url("billing", tenant)).content.decode()
     balance = _section(page, "credit-balance")
-    assert "<strong>0.00 USD</strong>" in balance and "No credit yet." in balance
+    assert "<strong>0.00\u00a0USD</strong>" in balance and "No credit yet." in balance
     assert "No invoices yet." in _section(page, "invoices")
 
 
@@ -122,9 +123,9 @@ def test_billing_page_lists_every_invoice_with_its_total_state_and_link(tenant, 
         note.number,
     ]  # newest first
     note_row, paid_row, unpaid_row = rows[2], rows[1], rows[0]
-    assert "(credit note)" in note_row and "-50.00 USD" in note_row and "Paid" in note_row
-    assert "200.00 USD" in paid_row and "Paid" in paid_row and "credit note" not in paid_row
-    assert "66.00 USD" in unpaid_row and "Unpaid" in unpaid_row
+    assert "(credit note)" in note_row and "-50.00\u00a0USD" in note_row and "Paid" in note_row
+    assert "200.00\u00a0USD" in paid_row and "Paid" in paid_row and "credit note" not in paid_row
+    assert "66.00\u00a0USD" in unpaid_row and "Unpaid" in unpaid_row
 
 
 def test_billing_page_pages_its_invoices(tenant, admin_for):
@@ -189,13 +190,16 @@ def test_invoice_page_lists_lines_with_period_and_unit_price_credits_payments_an
     e4_row, fee_row = re.findall(r"<tr>.*?</tr>", lines, re.S)[1:3]
     assert "Office 365 E4" in e4_row
     assert f"{_short(START)} – {_short(END)}" in e4_row  # the service period
-    assert "22.00 USD" in e4_row and "220.00 USD" in e4_row  # price per license, amount
+    assert "22.00\u00a0USD" in e4_row and "220.00\u00a0USD" in e4_row  # price per license, amount
     assert "Set-up fee" in fee_row and "none" in fee_row  # no period, no unit price
-    assert "<strong>225.00 USD</strong>" in lines  # the total
+    assert "<strong>225.00\u00a0USD</strong>" in lines  # the total
     settlement = _section(page, "invoice-settlement")
-    assert "Used to pay an invoice" in settlement and "-100.00 USD" in settlement
-    assert "Payment, Card on file: Succeeded" in settlement and "125.00 USD" in settlement
-    assert '<strong id="amount-due">0.00 USD</strong>' in settlement
+    assert "Used to pay an invoice" in settlement and "-100.00\u00a0USD" in settlement
+    assert (
+        f"Payment, Card on file: {badge('succeeded', 'Succeeded')}" in settlement
+        and "125.00\u00a0USD" in settlement
+    )
+    assert '<strong id="amount-due">0.00\u00a0USD</strong>' in settlement
     assert "Pay now" not in page  # paid
 
 
@@ -206,10 +210,10 @@ def test_unpaid_invoice_shows_what_is_due_after_the_balance(tenant, admin_for):
 
     page = client.get(_url("invoice_detail", tenant, invoice.pk)).content.decode()
 
-    assert "46.00 USD is unpaid." in page
+    assert "46.00\u00a0USD is unpaid." in page
     settlement = _section(page, "invoice-settlement")
-    assert "-20.00 USD" in settlement and "Payment," not in settlement
-    assert '<strong id="amount-due">46.00 USD</strong>' in settlement
+    assert "-20.00\u00a0USD" in settlement and "Payment," not in settlement
+    assert '<strong id="amount-due">46.00\u00a0USD</strong>' in settlement
 
 
 def test_credit_note_page_shows_the_credit_to_the_account(tenant, admin_for):
@@ -218,7 +222,7 @@ def test_credit_note_page_shows_the_credit_to_the_account(tenant, admin_for):
     page = client.get(_url("invoice_detail", tenant, note.pk)).content.decode()
     assert f"Credit note {note.number}" in page
     settlement = _section(page, "invoice-settlement")
-    assert "Credit to your account" in settlement and "80.00 USD" in settlement
+    assert "Credit to your account" in settlement and "80.00\u00a0USD" in settlement
 
 
 def test_an_invoice_with_nothing_settled_says_so(tenant, admin_for):
@@ -267,9 +271,12 @@ def test_pay_now_from_the_invoice_page_pays_from_the_balance_then_by_card(tenant
     assert response.status_code == 302 and response["Location"] == detail
     page = client.get(detail).content.decode()
     settlement = _section(page, "invoice-settlement")
-    assert "-16.00 USD" in settlement  # from the balance
-    assert "Payment, Card on file: Succeeded" in settlement and "50.00 USD" in settlement
-    assert '<strong id="amount-due">0.00 USD</strong>' in settlement
+    assert "-16.00\u00a0USD" in settlement  # from the balance
+    assert (
+        f"Payment, Card on file: {badge('succeeded', 'Succeeded')}" in settlement
+        and "50.00\u00a0USD" in settlement
+    )
+    assert '<strong id="amount-due">0.00\u00a0USD</strong>' in settlement
     assert f"Invoice {invoice.number} is paid." in page
     assert "Pay now" not in page
 
@@ -282,8 +289,10 @@ def test_a_declined_pay_now_is_listed_on_the_invoice(tenant, admin_for):
     client.post(_url("invoice_pay", tenant, invoice.pk))
 
     page = client.get(_url("invoice_detail", tenant, invoice.pk)).content.decode()
-    assert "Payment, Card on file: Declined" in _section(page, "invoice-settlement")
-    assert "22.00 USD is unpaid." in page and "Pay now" in page
+    assert f"Payment, Card on file: {badge('declined', 'Declined')}" in _section(
+        page, "invoice-settlement"
+    )
+    assert "22.00\u00a0USD is unpaid." in page and "Pay now" in page
 
 
 # --- The printable copy ----------------------------------------------------------------------
@@ -355,4 +364,7 @@ def test_an_invoice_settled_later_shows_on_the_page_as_settled(tenant, admin_for
         client.get(_url("invoice_detail", tenant, invoice.pk)).content.decode(),
         "invoice-settlement",
     )
-    assert "Payment, Card on file: Succeeded" in settlement and "22.00 USD" in settlement
+    assert (
+        f"Payment, Card on file: {badge('succeeded', 'Succeeded')}" in settlement
+        and "22.00\u00a0USD" in settlement
+    )

@@ -71,7 +71,7 @@ pytestmark = pytest.mark.django_db
 # Fields a view reads from the post without a form (where to go after the post, which page of the
 # user list to show again, which section of checkout is open): a hostile value there is ignored
 # (a default is used) and the rest of the post is carried out, as it would be without it.
-NAVIGATION_FIELDS = frozenset({"next", "q", "after", "before", "section", "preview"})
+NAVIGATION_FIELDS = frozenset({"next", "q", "after", "before", "section", "preview", "then"})
 
 # Bodies that are no form a browser sends: (name, bytes, content type).
 RAW_BODIES = [
