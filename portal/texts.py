@@ -220,6 +220,12 @@ class StoredText:
     def __hash__(self) -> int:
         return hash(self.dump())
 
+    def __lt__(self, other) -> bool:
+        # A stable order for lists of texts (by what is stored, not by a language's words).
+        if isinstance(other, StoredText):
+            return self.dump() < other.dump()
+        return NotImplemented
+
     def __contains__(self, part: str) -> bool:
         return part in str(self)
 
