@@ -240,7 +240,8 @@ def _words_dump(words: str) -> str:
 
 def text(key: str, **params) -> StoredText:
     """A registered message with its parameters, to store. An unknown key fails at once, where
-    it is written, not later on a page."""
+    it is written, not later on a page. Integers are counts, shown with the reader's thousands
+    separators; pass ids and numbers that are names (request #139000044) as strings."""
     if key not in _CATALOG:
         raise KeyError(f"Unknown message key {key!r}: register it with messages_register")
     return StoredText(key=key, params={name: _param_dump(v) for name, v in params.items()})

@@ -197,7 +197,8 @@ def support_request_answer(*, support_request: SupportRequest, actor, answer: st
         # In the reader's language (the answer itself as the engineer wrote it).
         message = text(
             "support.notify.answered",
-            number=locked.pk,
+            # An id, not a count: written as it is, never with thousands separators.
+            number=str(locked.pk),
             answer=literal(Truncator(answer).chars(NOTIFICATION_MAX_LENGTH)),
         )
         notification_create(
