@@ -14,15 +14,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 
-from billing.models import PaymentMethod, Subscription
-from billing.orders import PurchaseCart, purchase_place, purchase_quote
+from billing.models import Subscription
 from licensing.models import LicenseAssignment
 from portal.api.services import api_token_create
-from portal.models import Membership, Tenant
-from tests.upgrades.conftest import catalog_ensure, celery_queue_purge
-from upgrades.demo import demo_seed
+from tests.fresh_demo import fresh_demo_seed
+from tests.upgrades.conftest import celery_queue_purge
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## API and command line"
@@ -85,21 +82,7 @@ def expected_change(command: str, users: set[str], before: dict) -> dict[int, se
 @pytest.fixture
 def fresh_demo():
     """The database as a first `./bin/run` leaves it, plus the purchase the README asks for."""
-    call_command("flush", interactive=False, verbosity=0)  # every id sequence from 1 again
-    catalog_ensure()
-    demo_seed(password="demo-password")
-    contoso = Tenant.objects.get(slug="contoso")
-    admin = Membership.objects.select_related("user").get(
-        tenant=contoso, user__username="admin@contoso.example"
-    )
-    cart = PurchaseCart(product_code="O365_E5", quantity=300, billing_frequency="monthly")
-    order = purchase_place(
-        tenant=contoso,
-        actor=admin.user,
-        idempotency_key="readme-first-purchase",
-        snapshot=purchase_quote(tenant=contoso, cart=cart),
-        payment_method=PaymentMethod.CARD,
-    )
+    admin, order = fresh_demo_seed(idempotency_key="readme-first-purchase")
     _, token = api_token_create(membership=admin, name="README examples")
     yield {"token": token, "bought": order.subscription}
     celery_queue_purge()

@@ -1,8 +1,20 @@
+import contextlib
 import re
 
+from django.db import connections
 from django.urls import reverse
 
 from tests.upgrades.conftest import committed_catalog  # noqa: F401 (a fixture)
+
+
+@contextlib.contextmanager
+def own_connections_closed():
+    """Inside sync_playwright the test's code runs in a greenlet, where Django opens database
+    connections of its own: closed on the way out, so the test database can be dropped."""
+    try:
+        yield
+    finally:
+        connections.close_all()
 
 
 def demo_sign_in(page, live_server, login: str, *, landing: str = r"/t/") -> None:

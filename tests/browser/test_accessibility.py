@@ -6,16 +6,14 @@ to var/axe-report.json (PORTAL_VAR_DIR), and the summary printed (pytest -s show
 
 With PORTAL_SCREENSHOTS=1 the walk also refreshes the README's docs/screenshots/*.png."""
 
-import contextlib
 import re
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from billing.models import Subscription
 from tests.browser.axe import AxeAudit
-from tests.browser.conftest import demo_sign_in
+from tests.browser.conftest import demo_sign_in, own_connections_closed
 from tests.browser.screenshots import VIEWPORT, screenshot_save
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from upgrades import engine
@@ -23,16 +21,6 @@ from upgrades.demo import demo_seed
 from upgrades.models import RunState, UpgradeRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@contextlib.contextmanager
-def _own_connections_closed():
-    """Inside sync_playwright Django opens database connections of the greenlet's own: closed
-    on the way out, so the test database can be dropped."""
-    try:
-        yield
-    finally:
-        connections.close_all()
 
 
 def _blocking_text(blocking: list[dict]) -> str:
@@ -56,7 +44,7 @@ def test_main_pages_have_no_serious_or_critical_axe_violation(
         return page.goto(live_server.url + url).status
 
     try:
-        with sync_playwright() as p, _own_connections_closed():
+        with sync_playwright() as p, own_connections_closed():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(20_000)
@@ -139,7 +127,7 @@ def test_the_audit_reports_serious_and_critical_violations(live_server, monkeypa
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     audit = AxeAudit()
-    with sync_playwright() as p, _own_connections_closed():
+    with sync_playwright() as p, own_connections_closed():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(live_server.url + reverse("login"))

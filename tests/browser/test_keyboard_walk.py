@@ -7,15 +7,13 @@ skip link, visibly, and Enter on it moves the focus to <main>.
 A step that cannot be done by keyboard fails with the element it could not reach and every
 element the Tab key went through instead."""
 
-import contextlib
 import re
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from billing.models import Subscription
-from tests.browser.conftest import demo_sign_in
+from tests.browser.conftest import demo_sign_in, own_connections_closed
 from tests.browser.screenshots import VIEWPORT
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from upgrades.demo import demo_seed
@@ -50,16 +48,6 @@ FOCUSED = """() => {
       && box.left < innerWidth && box.top < innerHeight,
   };
 }"""
-
-
-@contextlib.contextmanager
-def _own_connections_closed():
-    """Inside sync_playwright Django opens database connections of the greenlet's own: closed
-    on the way out, so the test database can be dropped."""
-    try:
-        yield
-    finally:
-        connections.close_all()
 
 
 def focused(page) -> dict | None:
@@ -131,7 +119,7 @@ def test_admin_upgrades_e4_to_e5_with_the_keyboard_only(
     demo_seed(password="demo-password")
     e4 = Subscription.objects.get(tenant__slug="contoso", product__code="O365_E4")
 
-    with sync_playwright() as p, _own_connections_closed():
+    with sync_playwright() as p, own_connections_closed():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(20_000)
@@ -193,7 +181,7 @@ def test_the_walk_fails_on_an_element_the_keyboard_cannot_reach(live_server, mon
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p, _own_connections_closed():
+    with sync_playwright() as p, own_connections_closed():
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(live_server.url + reverse("login"))

@@ -3,7 +3,6 @@ banner, and the run starts when the window opens on the simulated clock: a real 
 the reconciler as Celery beat would send it, moves the users while the status page polls, and
 the admin downloads the report's CSV."""
 
-import contextlib
 import datetime as dt
 import re
 import threading
@@ -11,13 +10,12 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from billing.models import Invoice, Subscription
 from portal import clock
 from portal.models import AdminLock, Tenant
-from tests.browser.conftest import demo_sign_in, progress_until_completed
+from tests.browser.conftest import demo_sign_in, own_connections_closed, progress_until_completed
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import start_worker
@@ -57,16 +55,6 @@ class Beat:
         self._thread.join(timeout=5)
 
 
-@contextlib.contextmanager
-def _own_connections_closed():
-    """Inside sync_playwright the test's code runs in a greenlet, where Django opens database
-    connections of its own: closed on the way out, so the test database can be dropped."""
-    try:
-        yield
-    finally:
-        connections.close_all()
-
-
 def _state(run_id: int) -> str:
     return UpgradeRun.objects.values_list("state", flat=True).get(pk=run_id)
 
@@ -90,7 +78,7 @@ def test_admin_rehearses_schedules_and_the_run_starts_in_its_window(
     shown = window_words(window, time_zone=tenant.time_zone)  # as the pages write it
     worker = start_worker(tmp_path, "worker", PORTAL_SECONDS_PER_MOVED_USER="0.005")
     try:
-        with sync_playwright() as p, Beat() as beat, _own_connections_closed():
+        with sync_playwright() as p, Beat() as beat, own_connections_closed():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(accept_downloads=True)
             page.set_default_timeout(20_000)

@@ -3,18 +3,16 @@ process moves the licenses: the run page (and the run search beside it) follow t
 a reload, from "not started" through the moving progress to Completed, and then stop polling.
 axe-core checks the live page while it moves and once it ended."""
 
-import contextlib
 import re
 from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.urls import reverse
 
 from billing.models import Subscription
 from tests.browser.axe import AxeAudit
-from tests.browser.conftest import demo_sign_in
+from tests.browser.conftest import demo_sign_in, own_connections_closed
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge, place
 from tests.upgrades.workers import start_worker
@@ -26,16 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # 300 users at 20 ms each: about six seconds of moving, in batches of 25 (half a second each),
 # so a page polling every second sees several values on the way.
 SECONDS_PER_USER = "0.02"
-
-
-@contextlib.contextmanager
-def _own_connections_closed():
-    """Inside sync_playwright Django opens database connections of the greenlet's own: closed
-    on the way out, so the test database can be dropped."""
-    try:
-        yield
-    finally:
-        connections.close_all()
 
 
 def _progress_readings(page, *, looks: int = 600) -> list[tuple[str, int | None]]:
@@ -74,7 +62,7 @@ def test_the_support_run_page_follows_a_running_upgrade_without_a_reload(
     audit = AxeAudit()
     worker = None
     try:
-        with sync_playwright() as p, _own_connections_closed():
+        with sync_playwright() as p, own_connections_closed():
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             context = browser.new_context()  # one session for both tabs
             page = context.new_page()

@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 
-from billing.models import PaymentMethod
-from billing.orders import PurchaseCart, purchase_place, purchase_quote
-from portal.models import Membership, Tenant
-from tests.upgrades.conftest import catalog_ensure, celery_queue_purge
+from tests.fresh_demo import fresh_demo_seed
+from tests.upgrades.conftest import celery_queue_purge
 from tests.upgrades.workers import database_url_of_test_db
-from upgrades.demo import demo_seed
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOC = ROOT / "docs" / "CLI.md"
@@ -40,22 +36,7 @@ def console_examples() -> list[tuple[str, list[str]]]:
 
 @pytest.fixture
 def fresh_demo():
-    call_command("flush", interactive=False, verbosity=0)  # every id sequence from 1 again
-    catalog_ensure()
-    demo_seed(password="demo-password")
-    contoso = Tenant.objects.get(slug="contoso")
-    admin = Membership.objects.select_related("user").get(
-        tenant=contoso, user__username="admin@contoso.example"
-    )
-    # What the document asks for by hand: Office 365 E5, 300 licenses, monthly, by card.
-    cart = PurchaseCart(product_code="O365_E5", quantity=300, billing_frequency="monthly")
-    order = purchase_place(
-        tenant=contoso,
-        actor=admin.user,
-        idempotency_key="cli-doc-first-purchase",
-        snapshot=purchase_quote(tenant=contoso, cart=cart),
-        payment_method=PaymentMethod.CARD,
-    )
+    _, order = fresh_demo_seed(idempotency_key="cli-doc-first-purchase")
     assert order.subscription.pk == 16
     yield
     celery_queue_purge()
