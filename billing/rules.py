@@ -164,7 +164,20 @@ def cancel_blockers(subscription: Subscription) -> list[Blocker]:
     return blockers
 
 
-def reactivate_blockers(subscription: Subscription) -> list[Blocker]:
+def reactivate_blockers(
+    subscription: Subscription, *, upgraded_to: Subscription | None = None
+) -> list[Blocker]:
+    """Why the subscription cannot be reactivated. `upgraded_to` is the subscription an upgrade
+    replaced it with (selectors.subscription_upgraded_to): its users, add-ons and unused time
+    went there, so bringing it back would charge a plan nobody uses."""
+    if upgraded_to is not None:
+        return [
+            Blocker(
+                "upgraded",
+                _("It was upgraded to %(product)s; use that subscription instead.")
+                % {"product": upgraded_to.product.name},
+            )
+        ]
     if subscription.status not in CAN_REACTIVATE:
         return [
             Blocker(

@@ -26,7 +26,7 @@ from .models import (
     SubscriptionStatusChange,
 )
 from .renewals import ends_at_paid_through
-from .selectors import subscription_assigned_count
+from .selectors import subscription_assigned_count, subscription_upgraded_to
 
 
 def subscription_create(
@@ -377,7 +377,11 @@ def subscription_reactivate(*, tenant: Tenant, actor, subscription_id: int) -> S
     with transaction.atomic():
         subscription = _locked_subscription(tenant=tenant, subscription_id=subscription_id)
         admin_lock_enforce(tenant=tenant, actor=actor)
-        _raise_first(rules.reactivate_blockers(subscription))
+        _raise_first(
+            rules.reactivate_blockers(
+                subscription, upgraded_to=subscription_upgraded_to(subscription=subscription)
+            )
+        )
         today = clock.today()
         charged = "0.00"
         if subscription.paid_through <= today:

@@ -92,20 +92,6 @@ def products(request):
 # --- Subscription details ---------------------------------------------------------------------
 
 
-def _reactivate_blockers(subscription, replaced_by):
-    """An upgraded subscription is not offered Reactivate: its users, add-ons and unused time
-    went to the subscription it was upgraded to."""
-    if replaced_by is not None:
-        return [
-            rules.Blocker(
-                "upgraded",
-                _("It was upgraded to %(product)s; use that subscription instead.")
-                % {"product": replaced_by.product.name},
-            )
-        ]
-    return rules.reactivate_blockers(subscription)
-
-
 def _subscription_context(request, subscription, tab, **extra):
     tenant = request.tenant
     pending = selectors.credit_check_pending(tenant=tenant)
@@ -120,7 +106,7 @@ def _subscription_context(request, subscription, tab, **extra):
             "add": _count_blockers(subscription, "add", credit_check_pending=pending),
             "remove": _count_blockers(subscription, "remove", credit_check_pending=pending),
             "cancel": rules.cancel_blockers(subscription),
-            "reactivate": _reactivate_blockers(subscription, replaced_by),
+            "reactivate": rules.reactivate_blockers(subscription, upgraded_to=replaced_by),
         },
         "replaced_by": replaced_by,
         "conflict": subscription.assigned - subscription.quantity,

@@ -383,6 +383,28 @@ def test_an_upgraded_subscription_links_to_the_new_one_and_offers_no_reactivate(
     assert "Upgraded to" in row and _url("subscription_detail", t.tenant, new.pk) in row
 
 
+def test_reactivating_an_upgraded_subscription_is_refused_by_the_service_too(db):
+    """A stale tab or a hand-made POST cannot bring the old plan back and charge a new term:
+    the refusal is the service's rule, not only the page's missing button."""
+    from django.test import Client
+
+    from tests.upgrades.conftest import make_e4_tenant
+
+    t = make_e4_tenant(users=3)
+    _upgraded(t)
+    t.e4.refresh_from_db()
+    invoices = Invoice.objects.filter(tenant=t.tenant).count()
+    client = Client()
+    client.force_login(t.admin)
+
+    response = client.post(_url("subscription_reactivate", t.tenant, t.e4.pk), follow=True)
+
+    t.e4.refresh_from_db()
+    assert t.e4.status == Status.EXPIRED
+    assert Invoice.objects.filter(tenant=t.tenant).count() == invoices
+    assert "It was upgraded to Office 365 E5" in response.content.decode()
+
+
 def test_an_expired_subscription_that_was_not_upgraded_still_offers_reactivate(tenant, admin_for):
     client, _ = admin_for(tenant)
     e5 = SubscriptionFactory(
