@@ -26,10 +26,12 @@ import datetime
 import json
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import models
+from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 
 from .formatting import day_text, money_text, number_text, when_text
@@ -103,6 +105,11 @@ def _param_dump(value):
         return value
     if isinstance(value, (int, float)):
         return value
+    if isinstance(value, Promise):
+        # A lazy translation (a choice's label): its msgid, translated when shown, not frozen
+        # in the writer's language (a worker writes in English).
+        with translation.override(None):
+            return {"$gettext": str(value)}
     # Lazy translations and model instances become their text as written (names, numbers).
     return str(value)
 
@@ -127,9 +134,21 @@ def _param_render(value):
             return day_text(datetime.date.fromisoformat(value["$date"]))
         if "$decimal" in value:
             return number_text(Decimal(value["$decimal"]))
+        if "$gettext" in value:
+            return gettext(str(value["$gettext"]))
     if isinstance(value, int) and not isinstance(value, bool):
         return number_text(value)
     return "" if value is None else value
+
+
+def _param_read(key: str, name: str, value):
+    """A parameter for the page; one that cannot be read (a row edited by hand) shows as
+    nothing rather than turning the page into an error."""
+    try:
+        return _param_render(value)
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        log.warning("Message %r: parameter %r cannot be read: %r", key, name, value)
+        return ""
 
 
 class StoredText:
@@ -181,7 +200,7 @@ class StoredText:
         if message is None:
             log.warning("Unknown message key %r: shown as its key", self.key)
             return self.key
-        params = {name: _param_render(value) for name, value in self.params.items()}
+        params = {name: _param_read(self.key, name, value) for name, value in self.params.items()}
         try:
             if message.plural is not None:
                 count = self.params.get(message.count, 0)
@@ -218,7 +237,8 @@ class StoredText:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.dump())
+        # Equal to a str with the same sentence, so the same hash as that str.
+        return hash(str(self))
 
     def __lt__(self, other) -> bool:
         # A stable order for lists of texts (by what is stored, not by a language's words).
@@ -244,7 +264,17 @@ def text(key: str, **params) -> StoredText:
     separators; pass ids and numbers that are names (request #139000044) as strings."""
     if key not in _CATALOG:
         raise KeyError(f"Unknown message key {key!r}: register it with messages_register")
+    for name, value in params.items():
+        if _names_an_id(name) and isinstance(value, int) and not isinstance(value, bool):
+            raise TypeError(f"Parameter {name!r} of {key!r} is an id: pass it as a str")
     return StoredText(key=key, params={name: _param_dump(v) for name, v in params.items()})
+
+
+ID_PARAMS = frozenset({"id", "number", "run", "request", "order", "invoice"})
+
+
+def _names_an_id(name: str) -> bool:
+    return name in ID_PARAMS or name.endswith("_id")
 
 
 def literal(words) -> StoredText:

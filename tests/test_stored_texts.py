@@ -28,6 +28,13 @@ def _catalog_has(language: str, msgid: str) -> bool:
         return translation.gettext(msgid) != msgid
 
 
+def _catalog_has_plural(language: str, message) -> bool:
+    if not re.sub(r"%\(\w+\)s", "", message.plural).strip(" ,.:"):
+        return True
+    with translation.override(language):
+        return translation.ngettext(message.singular, message.plural, 2) != message.plural
+
+
 def test_a_text_written_in_english_reads_in_the_readers_language(db):
     tenant = TenantFactory()
     with translation.override("en"):
@@ -102,6 +109,43 @@ def test_an_unknown_key_fails_where_it_is_written_and_never_on_a_page():
     assert str(StoredText.load('{"key": "gone.key", "params": {}}')) == "gone.key"
 
 
+def test_an_id_is_refused_as_a_count_where_it_is_written():
+    # An int is a count, shown with thousands separators ("upgrade 1,234"): ids go as str.
+    with pytest.raises(TypeError, match="is an id"):
+        text("upgrades.reason.upgraded", target="Office 365 E5", run=1234)
+    with translation.override("en"):
+        assert str(text("upgrades.reason.upgraded", target="Office 365 E5", run="1234")) == (
+            "Upgraded to Office 365 E5 (upgrade 1234)"
+        )
+
+
+def test_a_label_parameter_is_translated_when_shown_not_when_written():
+    from billing.models import Status
+
+    with translation.override("en"):  # the worker writes in English
+        stored = StoredText.load(
+            text("upgrades.failure.new_inactive", status=Status.DISABLED.label).dump()
+        )
+    with translation.override("sv"):
+        shown = str(stored)
+    assert "Inaktiverad" in shown and "Disabled" not in shown
+
+
+def test_a_parameter_that_cannot_be_read_does_not_break_the_page():
+    broken = StoredText.load(
+        '{"key": "upgrades.reason.upgraded", "params": {"target": {"$when": "not a date"},'
+        ' "run": {"$money": ["x", "USD"]}}}'
+    )
+    assert str(broken) == "Upgraded to  (upgrade )"
+
+
+def test_a_text_equal_to_a_str_hashes_as_that_str():
+    with translation.override("en"):
+        stored = literal("as typed")
+        assert stored == "as typed" and hash(stored) == hash("as typed")
+        assert "as typed" in {stored}
+
+
 def test_a_lock_reason_reads_in_the_readers_language(db):
     tenant = TenantFactory()
     lock = AdminLock(tenant=tenant, reason=text("upgrades.reason.in_progress"))
@@ -114,5 +158,6 @@ def test_every_registered_message_is_translated(language):
         key
         for key, message in message_keys().items()
         if not _catalog_has(language, message.singular)
+        or (message.plural is not None and not _catalog_has_plural(language, message))
     ]
     assert missing == []

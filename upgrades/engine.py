@@ -407,7 +407,7 @@ def _step_removing_addons(run: UpgradeRun) -> StepOutcome:
         subscription_transition(
             subscription=addon,
             to=Status.DISABLED,
-            reason=text("upgrades.reason.addon_included", target=run.target.name, run=run.pk),
+            reason=text("upgrades.reason.addon_included", target=run.target.name, run=str(run.pk)),
         )
         # Its unused time was credited on the upgrade invoice: it is paid through the day
         # the credit starts, so reactivating it later bills a new period.
@@ -450,7 +450,7 @@ def _step_cancelling_source(run: UpgradeRun) -> StepOutcome:
             subscription=source,
             to=Status.EXPIRED,
             actor=run.placed_by,
-            reason=text("upgrades.reason.upgraded", target=run.target.name, run=run.pk),
+            reason=text("upgrades.reason.upgraded", target=run.target.name, run=str(run.pk)),
         )
     # The unused paid time was credited on the upgrade invoice: the source is paid through
     # the day the credit starts, so reactivating it later bills a new period instead of
