@@ -63,6 +63,23 @@ def when_text(moment) -> str:
     return day_text(moment)
 
 
+def moment_text(moment) -> str:
+    """A moment to the second, in the language's date and time format (a timeline's steps are
+    often seconds apart)."""
+    if moment is None or moment == "":
+        return ""
+    if not isinstance(moment, datetime.datetime):
+        return day_text(moment)
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    pattern = formats.get_format("DATETIME_FORMAT")
+    for minutes in ("H:i", "G:i"):
+        if minutes in pattern and minutes + ":s" not in pattern:
+            return formats.date_format(moment, pattern.replace(minutes, minutes + ":s", 1))
+    date = formats.date_format(moment, "DATE_FORMAT")
+    return f"{date} {formats.time_format(moment, 'H:i:s')}"
+
+
 def day_text(moment) -> str:
     """A date (or the date of a moment in the active time zone)."""
     if moment is None or moment == "":

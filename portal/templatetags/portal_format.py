@@ -11,7 +11,7 @@ The Python side of the same formats is portal.formatting."""
 from django import template
 from django.utils.html import format_html
 
-from portal.formatting import day_text, money_text, number_text, when_text
+from portal.formatting import day_text, moment_text, money_text, number_text, when_text
 from portal.texts import StoredText
 
 register = template.Library()
@@ -64,6 +64,12 @@ def number(value):
 @register.filter
 def when(moment):
     return when_text(moment)
+
+
+@register.filter
+def moment(value):
+    """To the second: timelines, whose steps are often seconds apart."""
+    return moment_text(value)
 
 
 @register.filter

@@ -3,6 +3,7 @@ amounts with the language's separators in right-aligned cells, counts in the sin
 there is one, a status page that does not say "0 of 0 users moved" before anyone is counted,
 a payment method chosen in one click, and a command bar on cart and checkout."""
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -10,9 +11,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from portal.formatting import money_text
+from portal.formatting import moment_text, money_text
 from upgrades import engine, services
 from upgrades.help import SupportTopic, support_request_create
 from upgrades.models import RunState, UpgradeRun
@@ -225,3 +226,30 @@ def test_no_upgrade_template_formats_dates_or_amounts_its_own_way():
             if re.search(pattern, text):
                 offenders.append(f"{path.relative_to(root)}: {pattern}")
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "language, shown",
+    [
+        ("en", "Dec 4, 2026, 14:38:09"),
+        ("sv", "4 december 2026 14:38:09"),
+        ("it", "4 dicembre 2026, 14:38:09"),
+        ("nl", "4 december 2026 14:38:09"),
+        ("zh-hans", "2026年12月4日 14:38:09"),
+    ],
+)
+def test_timelines_show_the_second_in_the_languages_format(language, shown):
+    """Steps are often seconds apart: |moment keeps the second, in the page's date format."""
+    with translation.override(language):
+        assert moment_text(dt.datetime(2026, 12, 4, 14, 38, 9)) == shown
+
+
+def test_every_timeline_shows_the_second():
+    base = Path(django_settings.BASE_DIR)
+    timelines = {
+        base / "templates/upgrades/status.html": "step.at|moment",
+        base / "templates/upgrades/report.html": "step.at|moment",
+        base / "support/templates/support/run.html": "e.at|moment",
+    }
+    for path, expected in timelines.items():
+        assert expected in path.read_text(encoding="utf-8"), path
