@@ -27,14 +27,30 @@ def demo_sign_in(page, live_server, login: str, *, landing: str = r"/t/") -> Non
     page.wait_for_url(re.compile(landing))
 
 
+def section_reading(page, section: str, bar: str, attribute: str) -> tuple[str | None, int | None]:
+    """(the section's data-state, the bar's `attribute` as a number, None without a bar), both
+    read from one version of the section: htmx swaps it whole, so two separate reads could
+    straddle a swap and miss the last value."""
+    state, value = page.evaluate(
+        """([section, bar, attribute]) => {
+            const s = document.querySelector(section);
+            const b = s && s.querySelector(bar);
+            return [s && s.dataset.state, b && b.getAttribute(attribute)];
+        }""",
+        [section, bar, attribute],
+    )
+    return state, (None if value is None else int(value or 0))
+
+
 def progress_until_completed(page, *, polls: int = 600) -> set[int]:
     """Every value the status page's progress bar showed until the run completed (or `polls`
     looks 50 ms apart ran out): the caller asserts that it moved and where it ended."""
     seen = set()
-    bar = page.locator("#run-status .progress")
     for _ in range(polls):
-        seen.add(int(bar.get_attribute("aria-valuenow") or 0))
-        if page.locator('#run-status[data-state="completed"]').count():
+        state, value = section_reading(page, "#run-status", ".progress", "aria-valuenow")
+        if value is not None:
+            seen.add(value)
+        if state == "completed":
             break
         page.wait_for_timeout(50)
     return seen

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from billing.models import Subscription
 from tests.browser.axe import AxeAudit
-from tests.browser.conftest import demo_sign_in, own_connections_closed
+from tests.browser.conftest import demo_sign_in, own_connections_closed, section_reading
 from tests.browser.test_upgrade_browser import CHROMIUM_ARGS
 from tests.upgrades.conftest import celery_queue_purge, place
 from tests.upgrades.workers import start_worker
@@ -30,11 +30,8 @@ def _progress_readings(page, *, looks: int = 600) -> list[tuple[str, int | None]
     """(state, users moved per the progress bar, None while there is no bar) at every change,
     until the run completed or `looks` 100 ms apart ran out."""
     readings = []
-    summary = page.locator("#run-summary")
-    bar = page.locator("#run-progress-bar")
     for _ in range(looks):
-        state = summary.get_attribute("data-state")
-        value = int(bar.get_attribute("value")) if bar.count() else None
+        state, value = section_reading(page, "#run-summary", "#run-progress-bar", "value")
         if not readings or readings[-1] != (state, value):
             readings.append((state, value))
         if state == RunState.COMPLETED:
