@@ -110,7 +110,7 @@ def _param_dump(value):
         # in the writer's language (a worker writes in English).
         with translation.override(None):
             return {"$gettext": str(value)}
-    # Lazy translations and model instances become their text as written (names, numbers).
+    # Model instances and other values become their text as written (names, codes).
     return str(value)
 
 
@@ -258,6 +258,14 @@ def _words_dump(words: str) -> str:
     return words
 
 
+# Parameters that name a thing (request #1234, upgrade 1234), never a count to group.
+ID_PARAMS = frozenset({"id", "number", "run", "request", "order", "invoice"})
+
+
+def _names_an_id(name: str) -> bool:
+    return name in ID_PARAMS or name.endswith("_id")
+
+
 def text(key: str, **params) -> StoredText:
     """A registered message with its parameters, to store. An unknown key fails at once, where
     it is written, not later on a page. Integers are counts, shown with the reader's thousands
@@ -268,13 +276,6 @@ def text(key: str, **params) -> StoredText:
         if _names_an_id(name) and isinstance(value, int) and not isinstance(value, bool):
             raise TypeError(f"Parameter {name!r} of {key!r} is an id: pass it as a str")
     return StoredText(key=key, params={name: _param_dump(v) for name, v in params.items()})
-
-
-ID_PARAMS = frozenset({"id", "number", "run", "request", "order", "invoice"})
-
-
-def _names_an_id(name: str) -> bool:
-    return name in ID_PARAMS or name.endswith("_id")
 
 
 def literal(words) -> StoredText:

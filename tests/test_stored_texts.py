@@ -21,15 +21,20 @@ from portal.texts import (
 from tests.factories import TenantFactory
 
 
+def _only_placeholders(msgid: str) -> bool:
+    """Nothing to translate ("%(count)s %(unit)s"): a catalog may leave it as it is."""
+    return not re.sub(r"%\(\w+\)s", "", msgid).strip(" ,.:")
+
+
 def _catalog_has(language: str, msgid: str) -> bool:
-    if not re.sub(r"%\(\w+\)s", "", msgid).strip(" ,.:"):
-        return True  # only placeholders ("%(count)s %(unit)s"): nothing to translate
+    if _only_placeholders(msgid):
+        return True
     with translation.override(language):
         return translation.gettext(msgid) != msgid
 
 
 def _catalog_has_plural(language: str, message) -> bool:
-    if not re.sub(r"%\(\w+\)s", "", message.plural).strip(" ,.:"):
+    if _only_placeholders(message.plural):
         return True
     with translation.override(language):
         return translation.ngettext(message.singular, message.plural, 2) != message.plural

@@ -3,12 +3,12 @@ them (state labels in the active language, dates in the tenant's time zone) or, 
 exactly as the API answers them (state codes, ISO dates)."""
 
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from portal.cli import CliCommand, CliError, exit_codes_text
-from portal.formatting import money_text, number_text, when_text
+from portal.formatting import moment_text, money_text, number_text, when_text
 from portal.models import Tenant
 from upgrades import selectors
 from upgrades.api import run_json
@@ -23,14 +23,6 @@ def state_label(code: str) -> str:
         return str(RunState(code).label)
     except ValueError:  # a state this version does not know: its code beats nothing
         return code
-
-
-def moment_text(at) -> str:
-    """To the second, as the status page's timeline: steps are often seconds apart."""
-    local = timezone.localtime(at)
-    return (
-        f"{formats.date_format(local, 'SHORT_DATE_FORMAT')} {formats.time_format(local, 'H:i:s')}"
-    )
 
 
 class Command(CliCommand):
